@@ -1,0 +1,1 @@
+"""The files students complete. Each task lives in its own module."""

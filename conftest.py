@@ -1,0 +1,15 @@
+"""Settings for every pytest run of the kit (unit tests and notebooks via nbval).
+
+Notebook kernels inherit this process's environment, so the variables set
+here reach them: quick mode, a non-interactive plotting backend, and private
+folders for results and saved models, so a test run never overwrites the
+figures or models of a full run.
+"""
+import os
+import tempfile
+
+os.environ.setdefault("KIT_QUICK", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+_scratch = tempfile.mkdtemp(prefix="kit-test-")
+os.environ.setdefault("KIT_RESULTS_DIR", os.path.join(_scratch, "results"))
+os.environ.setdefault("KIT_SAVED_DIR", os.path.join(_scratch, "saved"))

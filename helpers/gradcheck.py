@@ -1,0 +1,78 @@
+"""Tools to check hand-written gradients: relative error and numeric gradients."""
+import random
+
+import torch
+
+
+def rel_error(x, y, eps=1e-10):
+    """Relative error ``max|x - y| / max(eps, max(|x| + |y|))`` between two tensors.
+
+    Inputs: tensors (or numbers) of the same shape. Returns a Python float;
+    values below about 1e-7 in float64 mean the two agree.
+    """
+    x = torch.as_tensor(x, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64, device=x.device)
+    top = (x - y).abs().max().item()
+    bottom = (x.abs() + y.abs()).max().item()
+    return top / max(eps, bottom)
+
+
+def compute_numeric_gradient(f, x, dLdf=None, h=1e-7):
+    """Numeric gradient of ``f`` at ``x`` by centred differences.
+
+    Inputs:
+    - f: function taking the tensor ``x`` and returning a tensor (any shape)
+    - x: tensor of shape [*]; modified in place during the computation and
+      restored afterwards
+    - dLdf: upstream gradient with the shape of ``f(x)``; default ones, so a
+      scalar ``f`` gives its plain gradient
+    - h: step size
+
+    Returns: tensor ``grad`` with the shape of ``x``, where
+    ``grad[i] = sum(dLdf * (f(x + h e_i) - f(x - h e_i))) / (2 h)``.
+    """
+    flat_x = x.contiguous().view(-1)
+    grad = torch.zeros_like(x)
+    flat_grad = grad.view(-1)
+    y0 = f(x)
+    if dLdf is None:
+        dLdf = torch.ones_like(torch.as_tensor(y0))
+    for i in range(flat_x.shape[0]):
+        old = flat_x[i].item()
+        flat_x[i] = old + h
+        y_pos = torch.as_tensor(f(x))
+        flat_x[i] = old - h
+        y_neg = torch.as_tensor(f(x))
+        flat_x[i] = old
+        flat_grad[i] = (dLdf * (y_pos - y_neg)).sum() / (2 * h)
+    return grad
+
+
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-7):
+    """Compare ``analytic_grad`` with numeric derivatives at random entries of ``x``.
+
+    Inputs:
+    - f: function taking ``x`` and returning a scalar (tensor or float)
+    - x: tensor of shape [*], modified in place and restored
+    - analytic_grad: tensor of the shape of ``x``
+    - num_checks: how many random entries to check
+
+    Prints one line per entry and returns the largest relative error (float).
+    """
+    worst = 0.0
+    flat_x = x.contiguous().view(-1)
+    flat_grad = analytic_grad.contiguous().view(-1)
+    for _ in range(num_checks):
+        i = random.randrange(flat_x.shape[0])
+        old = flat_x[i].item()
+        flat_x[i] = old + h
+        f_pos = float(f(x))
+        flat_x[i] = old - h
+        f_neg = float(f(x))
+        flat_x[i] = old
+        numeric = (f_pos - f_neg) / (2 * h)
+        analytic = flat_grad[i].item()
+        error = rel_error(numeric, analytic)
+        worst = max(worst, error)
+        print(f"numerical: {numeric:f} analytic: {analytic:f}, relative error: {error:e}")
+    return worst
