@@ -43,7 +43,7 @@ def show_image_grid(images, labels, classes=CLASSES, samples_per_class=7, seed=0
             ax = axes[row, c]
             ax.axis("off")
             if row < len(picks):
-                ax.imshow(_image_for_display(images[picks[row]]))
+                ax.imshow(_image_for_display(images[picks[row]]).numpy())
         axes[0, c].set_title(name, fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
@@ -57,14 +57,14 @@ def plot_training_curves(loss_history, train_acc_history=None, val_acc_history=N
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(12 if has_acc else 6, 4),
                              squeeze=False)
     ax = axes[0, 0]
-    ax.plot(_to_cpu(loss_history), linewidth=0.8, label="training loss")
+    ax.plot(_to_cpu(loss_history).numpy(), linewidth=0.8, label="training loss")
     ax.set(title=f"{title}: loss", xlabel="iteration", ylabel="loss")
     ax.legend()
     if has_acc:
         ax = axes[0, 1]
         for history, label in ((train_acc_history, "train"), (val_acc_history, "val")):
             if history is not None:
-                ax.plot(_to_cpu(history), "o-", label=label)
+                ax.plot(_to_cpu(history).numpy(), "o-", label=label)
         ax.set(title=f"{title}: accuracy", xlabel="epoch", ylabel="accuracy")
         ax.legend()
     fig.tight_layout()
@@ -78,7 +78,7 @@ def plot_curves(curves, title, xlabel, ylabel, style="-"):
     """
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, values in curves.items():
-        ax.plot(_to_cpu(values), style, label=str(name), linewidth=1)
+        ax.plot(_to_cpu(values).numpy(), style, label=str(name), linewidth=1)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend()
     fig.tight_layout()
@@ -94,7 +94,7 @@ def plot_confusion_matrix(cm, classes=CLASSES, title="Confusion matrix", normali
     counts = _to_cpu(cm).to(torch.float64)
     shown = counts / counts.sum(dim=1, keepdim=True).clamp(min=1) if normalize else counts
     fig, ax = plt.subplots(figsize=(7, 6))
-    image = ax.imshow(shown, cmap="Blues")
+    image = ax.imshow(shown.numpy(), cmap="Blues")
     fig.colorbar(image, ax=ax, label="fraction of the true class" if normalize else "count")
     ticks = range(len(classes))
     ax.set_xticks(ticks, classes, rotation=45, ha="right")
@@ -115,10 +115,12 @@ def plot_precision_recall(precision, recall, classes=CLASSES, title="Per-class p
     positions = torch.arange(len(classes), dtype=torch.float64)
     width = 0.4
     fig, ax = plt.subplots(figsize=(10, 4))
-    ax.bar(positions - width / 2, precision, width, label=f"precision (macro {precision.mean():.3f})")
-    ax.bar(positions + width / 2, recall, width, label=f"recall (macro {recall.mean():.3f})")
-    ax.axhline(precision.mean(), color="C0", linestyle="--", linewidth=1)
-    ax.axhline(recall.mean(), color="C1", linestyle="--", linewidth=1)
+    positions = positions.numpy()
+    ax.bar(positions - width / 2, precision.numpy(), width,
+           label=f"precision (macro {precision.mean():.3f})")
+    ax.bar(positions + width / 2, recall.numpy(), width, label=f"recall (macro {recall.mean():.3f})")
+    ax.axhline(precision.mean().item(), color="C0", linestyle="--", linewidth=1)
+    ax.axhline(recall.mean().item(), color="C1", linestyle="--", linewidth=1)
     ax.set_xticks(positions, classes, rotation=30, ha="right")
     ax.set(title=title, xlabel="class", ylabel="score", ylim=(0, 1))
     ax.legend()
@@ -141,7 +143,7 @@ def show_weight_templates(W, classes=CLASSES, title="Learned class templates"):
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < num:
-            ax.imshow(_image_for_display(W[:, k].reshape(3, 32, 32)))
+            ax.imshow(_image_for_display(W[:, k].reshape(3, 32, 32)).numpy())
             if classes is not None and k < len(classes):
                 ax.set_title(classes[k], fontsize=9)
     fig.suptitle(title)
@@ -185,9 +187,10 @@ def plot_heatmap(matrix, row_values, col_values, title, row_name, col_name,
     """
     matrix = _to_cpu(matrix).to(torch.float64)
     fig, ax = plt.subplots(figsize=(1.3 * len(col_values) + 3, 0.6 * len(row_values) + 2.5))
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("lightgrey")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
     image = ax.imshow(matrix.numpy(), cmap=cmap, aspect="auto")
+    finite = matrix[~matrix.isnan()]
+    midpoint = (finite.min() + finite.max()).item() / 2 if finite.numel() else 0.0
     fig.colorbar(image, ax=ax, label=colorbar_label)
     ax.set_xticks(range(len(col_values)), [f"{v:g}" for v in col_values], rotation=30)
     ax.set_yticks(range(len(row_values)), [f"{v:g}" for v in row_values])
@@ -198,8 +201,9 @@ def plot_heatmap(matrix, row_values, col_values, title, row_name, col_name,
                 text = cell_text[i][j]
             else:
                 text = "diverged" if math.isnan(value) else f"{value:.3f}"
+            bright = math.isnan(value) or value > midpoint
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="black" if math.isnan(value) else "white")
+                    color="black" if bright else "white")
     ax.set(title=title, xlabel=col_name, ylabel=row_name)
     fig.tight_layout()
     return fig
@@ -213,7 +217,7 @@ def plot_functions(functions, x=None, title="Activation functions", xlabel="x", 
     x = torch.linspace(-5, 5, 401) if x is None else x
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, function in functions.items():
-        ax.plot(x, function(x), label=name)
+        ax.plot(x.numpy(), function(x).numpy(), label=name)
     ax.axhline(0, color="grey", linewidth=0.5)
     ax.axvline(0, color="grey", linewidth=0.5)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
