@@ -1,0 +1,173 @@
+"""Student self-check: run the checks in tests/assignment/ and report per function.
+
+    python -m helpers.check [part ...]
+
+``part`` is one of ``PARTS`` (default: all). Prints one line per student
+function, ``PASS``, ``FAIL: <why>`` or ``NOT IMPLEMENTED``, then a summary.
+Exits with 0 only when every function passes.
+
+Each check in ``tests/assignment/`` names the functions it exercises with
+``@pytest.mark.student("name", ...)``. A function is NOT IMPLEMENTED when one
+of its checks hits its own ``NotImplementedError`` stub; it FAILS when a check
+fails otherwise (including when it needs another function that is not
+implemented yet); it PASSES when all its checks pass.
+"""
+import argparse
+import io
+import sys
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+
+import pytest
+
+from helpers.utils import KIT_ROOT
+
+PARTS = ("linear_classifier", "metrics", "model_selection", "two_layer_net",
+         "fully_connected_networks")
+PASS, FAIL, NOT_IMPLEMENTED = "PASS", "FAIL", "NOT IMPLEMENTED"
+
+
+@dataclass
+class FunctionResult:
+    """What the checks of one student function found."""
+
+    part: str
+    name: str
+    checks: int = 0
+    not_implemented: bool = False
+    failures: list = field(default_factory=list)
+
+    @property
+    def status(self):
+        if self.not_implemented:
+            return NOT_IMPLEMENTED
+        return FAIL if self.failures else PASS
+
+    def line(self):
+        text = f"{self.part}.{self.name}: {self.status}"
+        if self.status == FAIL:
+            text += f": {self.failures[0]}"
+        return text
+
+
+def _first_line(text, limit=200):
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _describe_failure(excinfo):
+    """A failure in words: the assertion's message, or the error and its message."""
+    error = excinfo.value
+    if isinstance(error, NotImplementedError):
+        who = _first_line(error).split(":")[0]
+        return f"needs {who}, which is not implemented yet"
+    if isinstance(error, AssertionError):
+        message = _first_line(error) or "an assertion failed"
+        return message.split(" assert ")[0].rstrip(",") if "\nassert" in str(error) else message
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
+class _Collector:
+    """pytest plugin: maps checks to student functions and records their outcome."""
+
+    def __init__(self):
+        self.functions = {}   # (part, name) -> FunctionResult, in order of first appearance
+        self.owners = {}      # test nodeid -> list of FunctionResult
+        self.errors = []
+
+    @pytest.hookimpl
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            part = item.path.stem.removeprefix("test_")
+            names = [name for marker in item.iter_markers("student") for name in marker.args]
+            owners = []
+            for name in names:
+                result = self.functions.setdefault((part, name), FunctionResult(part, name))
+                result.checks += 1
+                owners.append(result)
+            self.owners[item.nodeid] = owners
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if not report.failed:
+            return
+        for result in self.owners.get(item.nodeid, []):
+            error = call.excinfo.value if call.excinfo else None
+            if isinstance(error, NotImplementedError) and \
+                    _first_line(error).split(":")[0].split(".")[-1] == result.name.split(".")[-1]:
+                result.not_implemented = True
+            elif call.excinfo is not None:
+                result.failures.append(_describe_failure(call.excinfo))
+            else:
+                result.failures.append(f"check {item.name} failed")
+
+    @pytest.hookimpl
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append(f"{report.nodeid}: could not load the checks: "
+                               f"{_first_line(report.longreprtext.splitlines()[-1])}")
+
+
+def check_files(parts):
+    """Paths of the check files of ``parts``; raises ``ValueError`` for an unknown part."""
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown:
+        raise ValueError(f"unknown part {', '.join(unknown)}; choose from: {', '.join(PARTS)}")
+    files = [KIT_ROOT / "tests" / "assignment" / f"test_{part}.py" for part in parts]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise ValueError(f"check file missing: {', '.join(missing)}; restore it from the release")
+    return files
+
+
+def run_checks(parts=PARTS):
+    """Run the checks of ``parts``; returns ``(results, errors)``.
+
+    ``results`` is a list of ``FunctionResult``, ``errors`` a list of messages
+    for check files that could not even be loaded.
+    """
+    collector = _Collector()
+    args = ["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
+            "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT),
+            *map(str, check_files(parts))]
+    pytest.main(args, plugins=[collector])
+    return list(collector.functions.values()), collector.errors
+
+
+def summarize(results, errors=()):
+    """One-line summary, e.g. ``12 of 20 functions pass, 3 fail, 5 not implemented``."""
+    counts = {status: sum(r.status == status for r in results) for status in (PASS, FAIL, NOT_IMPLEMENTED)}
+    text = (f"{counts[PASS]} of {len(results)} functions pass, {counts[FAIL]} fail, "
+            f"{counts[NOT_IMPLEMENTED]} not implemented")
+    if errors:
+        text += f"; {len(errors)} check file(s) could not be loaded"
+    return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m helpers.check",
+                                     description="Check your assignment files, one line per function.")
+    parser.add_argument("parts", nargs="*", metavar="part",
+                        help=f"one or more of: {', '.join(PARTS)} (default: all)")
+    args = parser.parse_args(argv)
+    parts = args.parts or list(PARTS)
+    try:
+        check_files(parts)
+    except ValueError as err:
+        print(f"check: error: {err}", file=sys.stderr)
+        return 2
+    with redirect_stdout(io.StringIO()):  # pytest's own report is not for students
+        results, errors = run_checks(parts)
+    for result in results:
+        print(result.line())
+    for error in errors:
+        print(f"ERROR: {error}")
+    print(summarize(results, errors))
+    all_pass = results and not errors and all(r.status == PASS for r in results)
+    return 0 if all_pass else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The submission zip: what goes in it, its manifest, and its validation.
+
+One module serves both sides: ``collect_submission.py`` (students) writes the
+zip, ``helpers/grade.py`` (instructors) checks it. A submission holds exactly:
+
+- ``assignment/*.py``: the student's files;
+- ``notebooks/*.ipynb``: the executed notebooks;
+- ``saved/*.pt``: the models the notebooks save;
+- ``MANIFEST.json``: student id and name, UTC time, the sha256 of every
+  file, and the self-check summary.
+"""
+import ast
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from helpers.utils import KIT_ROOT
+
+ASSIGNMENT_FILES = ("linear_classifier.py", "metrics.py", "model_selection.py",
+                    "two_layer_net.py", "fully_connected_networks.py")
+NOTEBOOKS = ("linear_classifier.ipynb", "two_layer_net.ipynb", "fully_connected_networks.ipynb")
+SAVED_MODELS = ("svm_best.pt", "softmax_best.pt", "two_layer_net_best.pt", "fc_net_best.pt")
+MANIFEST = "MANIFEST.json"
+MAX_ZIP_BYTES = 20 * 1024 * 1024
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def zip_name(student_id):
+    """File name of a student's submission: ``<STUDENT_ID>_submission.zip``."""
+    return f"{student_id}_submission.zip"
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _inside_kit(path, kit_root):
+    """True when ``path`` is a real file (not a link) whose target lies inside the kit."""
+    return not path.is_symlink() and kit_root.resolve() in path.resolve().parents
+
+
+def submission_files(kit_root=KIT_ROOT):
+    """The files that go into the zip: dict ``archive name -> path``.
+
+    ``assignment/*.py`` (every visible Python file), the notebooks of
+    ``NOTEBOOKS`` and the models of ``SAVED_MODELS``, when they exist.
+    """
+    kit_root = Path(kit_root)
+    files = {f"assignment/{p.name}": p for p in sorted((kit_root / "assignment").glob("*.py"))
+             if not p.name.startswith(".")}
+    files.update({f"notebooks/{name}": kit_root / "notebooks" / name for name in NOTEBOOKS})
+    files.update({f"saved/{name}": kit_root / "saved" / name for name in SAVED_MODELS})
+    return {name: path for name, path in files.items() if path.exists() or path.is_symlink()}
+
+
+def stubbed_functions(source, filename="<file>"):
+    """Names of the functions in Python ``source`` that still raise ``NotImplementedError``."""
+    names = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if any(_raises_not_implemented(inner) for inner in ast.walk(child)):
+                    names.append(f"{prefix}{child.name}")
+
+    visit(ast.parse(source, filename), "")
+    return names
+
+
+def _raises_not_implemented(node):
+    if not isinstance(node, ast.Raise) or node.exc is None:
+        return False
+    target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+    return isinstance(target, ast.Name) and target.id == "NotImplementedError"
+
+
+def notebook_problems(path, relpath):
+    """Problems with one executed notebook: never run, or an error output."""
+    try:
+        notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return [f"{relpath}: not a valid notebook file ({err})"]
+    code_cells = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    if not any(c.get("execution_count") for c in code_cells):
+        return [f"{relpath}: was never run; open it, choose 'Restart & Run All', save it"]
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return [f"{relpath}: cell {number} ends in an error "
+                        f"({output.get('ename')}: {output.get('evalue', '')[:120]}); fix it and re-run"]
+    return []
+
+
+def model_problems(path, relpath):
+    """Problems with one saved model: it must load with ``weights_only=True``."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any failure to load is the student's problem to fix
+        return [f"{relpath}: does not load ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
+                "re-run the notebook that saves it"]
+    return []
+
+
+def validate_kit(kit_root=KIT_ROOT):
+    """Every problem that stops a submission from ``kit_root``, as a list of sentences."""
+    kit_root = Path(kit_root)
+    files = submission_files(kit_root)
+    problems = []
+    required = ([f"assignment/{n}" for n in ASSIGNMENT_FILES] + [f"notebooks/{n}" for n in NOTEBOOKS]
+                + [f"saved/{n}" for n in SAVED_MODELS])
+    for name in required:
+        if name not in files:
+            hint = "run the notebook that saves it" if name.startswith("saved/") else "restore it"
+            problems.append(f"{name}: missing; {hint}")
+    for name, path in files.items():
+        if not _inside_kit(path, kit_root):
+            problems.append(f"{name}: is a link to outside the kit; replace it with the real file")
+            continue
+        if name.startswith("assignment/"):
+            try:
+                stubs = stubbed_functions(path.read_text(encoding="utf-8"), name)
+            except SyntaxError as err:
+                problems.append(f"{name}: does not compile (line {err.lineno}: {err.msg})")
+                continue
+            problems += [f"{name}: {stub} still raises NotImplementedError" for stub in stubs]
+        elif name.startswith("notebooks/"):
+            problems += notebook_problems(path, name)
+        else:
+            problems += model_problems(path, name)
+    return problems
+
+
+def self_check_summary(kit_root=KIT_ROOT, timeout=600):
+    """Run ``python -m helpers.check`` in ``kit_root``; returns dict ``summary``, ``lines``, ``exit_code``."""
+    result = subprocess.run([sys.executable, "-m", "helpers.check"], cwd=kit_root,
+                            capture_output=True, text=True, timeout=timeout)
+    lines = result.stdout.strip().splitlines()
+    return {"summary": lines[-1] if lines else result.stderr.strip()[-200:],
+            "lines": lines[:-1], "exit_code": result.returncode}
+
+
+def build_manifest(student_id, name, files, self_check):
+    """The manifest dict for ``files`` (archive name -> path)."""
+    return {
+        "student_id": student_id,
+        "name": name,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": {arcname: sha256_of(path) for arcname, path in sorted(files.items())},
+        "self_check": self_check,
+    }
+
+
+def write_zip(zip_path, files, manifest):
+    """Write ``files`` and ``manifest`` to ``zip_path`` atomically; returns its size in bytes."""
+    zip_path = Path(zip_path)
+    handle, partial = tempfile.mkstemp(prefix=f".{zip_path.name}-", dir=zip_path.parent)
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for arcname, path in sorted(files.items()):
+                archive.write(path, arcname)
+            archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
+        size = os.path.getsize(partial)
+        if size > MAX_ZIP_BYTES:
+            raise ValueError(f"the zip would be {size / 2**20:.1f} MB, over the "
+                             f"{MAX_ZIP_BYTES // 2**20} MB limit; make your saved models smaller")
+        os.replace(partial, zip_path)
+        return size
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
