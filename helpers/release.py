@@ -52,6 +52,7 @@ STUDENT_FILES = (
 INSTRUCTOR_ONLY = (
     "helpers/release.py",
     "helpers/grade.py",
+    "helpers/grade_runner.py",
     "helpers/rubric.json",
     "tests/hidden",
 )
