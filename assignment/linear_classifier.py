@@ -335,7 +335,7 @@ def softmax_get_search_params():
     # BEGIN SOLUTION
     # The last learning rate is deliberately far too large: it shows a diverged run.
     learning_rates = [3e-2, 1e-1, 3e-1, 1e4]
-    regularization_strengths = [1e-3, 1e-2]
+    regularization_strengths = [1e-4, 1e-3]
     # END SOLUTION
     return learning_rates, regularization_strengths
 
