@@ -31,6 +31,14 @@ from helpers.gradcheck import rel_error
 # Multiclass SVM loss
 # ---------------------------------------------------------------------------
 
+def average_and_regularize(loss_sum, dW_sum, W, num_train, reg):
+    """Given code: from sums over the N examples to the mean plus L2 regularization.
+
+    Returns ``(loss_sum / N + reg * sum(W * W), dW_sum / N + 2 * reg * W)``.
+    """
+    return loss_sum / num_train + reg * torch.sum(W * W), dW_sum / num_train + 2 * reg * W
+
+
 def svm_loss_naive(W, X, y, reg):
     """Multiclass SVM loss and gradient, with explicit loops.
 
@@ -46,20 +54,18 @@ def svm_loss_naive(W, X, y, reg):
 
     Returns ``(loss, dW)``: loss a 0-dim tensor, dW the gradient [D, C].
     """
-    dW = torch.zeros_like(W)
-    num_classes = W.shape[1]
-    num_train = X.shape[0]
     loss = W.new_zeros(())
+    dW = torch.zeros_like(W)
     # TODO: loop over the examples i and the classes j != y[i]. For every
     # positive margin, add it to the loss and add its gradient to dW: the
     # margin s[j] - s[y[i]] + 1 has gradient +X[i] w.r.t. column j of W and
-    # -X[i] w.r.t. column y[i]. Then average loss and dW over the N examples
-    # and add the regularization term and its gradient 2 * reg * W.
+    # -X[i] w.r.t. column y[i]. Accumulate SUMS over the examples: the given
+    # line after your code averages them and adds the regularization.
     # BEGIN SOLUTION
-    for i in range(num_train):
+    for i in range(X.shape[0]):
         scores = W.t().mv(X[i])
         correct_class_score = scores[y[i]]
-        for j in range(num_classes):
+        for j in range(W.shape[1]):
             if j == y[i]:
                 continue
             margin = scores[j] - correct_class_score + 1
@@ -67,12 +73,8 @@ def svm_loss_naive(W, X, y, reg):
                 loss += margin
                 dW[:, j] += X[i]
                 dW[:, y[i]] -= X[i]
-    loss /= num_train
-    dW /= num_train
-    loss += reg * torch.sum(W * W)
-    dW += 2 * reg * W
     # END SOLUTION
-    return loss, dW
+    return average_and_regularize(loss, dW, W, X.shape[0], reg)
 
 
 def svm_loss_vectorized(W, X, y, reg):
@@ -116,29 +118,24 @@ def softmax_loss_naive(W, X, y, reg):
 
     Inputs and outputs as in ``svm_loss_naive``.
     """
-    dW = torch.zeros_like(W)
-    num_classes = W.shape[1]
-    num_train = X.shape[0]
     loss = W.new_zeros(())
+    dW = torch.zeros_like(W)
     # TODO: loop over the examples (and the classes for the gradient) as the
-    # docstring says; then average over N and add the regularization.
+    # docstring says, accumulating SUMS of L_i and of its gradient; the given
+    # line after your code averages them and adds the regularization.
     # BEGIN SOLUTION
-    for i in range(num_train):
+    for i in range(X.shape[0]):
         scores = W.t().mv(X[i])
         scores = scores - scores.max()
         exp_scores = scores.exp()
         normalizer = exp_scores.sum()
         loss += torch.log(normalizer) - scores[y[i]]
-        for j in range(num_classes):
+        for j in range(W.shape[1]):
             probability = exp_scores[j] / normalizer
             indicator = 1.0 if j == y[i] else 0.0
             dW[:, j] += (probability - indicator) * X[i]
-    loss /= num_train
-    dW /= num_train
-    loss += reg * torch.sum(W * W)
-    dW += 2 * reg * W
     # END SOLUTION
-    return loss, dW
+    return average_and_regularize(loss, dW, W, X.shape[0], reg)
 
 
 def softmax_loss_vectorized(W, X, y, reg):

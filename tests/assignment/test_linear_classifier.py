@@ -16,6 +16,21 @@ LOSSES = {
     "svm": (lc.svm_loss_naive, lc.svm_loss_vectorized),
     "softmax": (lc.softmax_loss_naive, lc.softmax_loss_vectorized),
 }
+VERSIONS = ("naive", "vectorized")
+
+
+def loss_cases(kinds=("svm", "softmax"), versions=(0, 1)):
+    """Parameters (kind, version), each marked with the student function it exercises."""
+    return [pytest.param(kind, version, id=f"{kind}-{VERSIONS[version]}",
+                         marks=pytest.mark.student(LOSSES[kind][version].__name__))
+            for kind in kinds for version in versions]
+
+
+def kind_cases(*, naive=True):
+    """Parameter kind, marked with that kind's vectorized (and naive) loss function."""
+    return [pytest.param(kind, id=kind, marks=pytest.mark.student(
+        *(f.__name__ for f in (LOSSES[kind] if naive else LOSSES[kind][1:]))))
+        for kind in LOSSES]
 
 
 def reference_loss(kind, W, X, y, reg):
@@ -56,39 +71,21 @@ def blobs(num_per_class=30, dim=5, num_classes=3, seed=0, dtype=torch.float64, d
 # Losses and gradients
 # ---------------------------------------------------------------------------
 
-@pytest.mark.student("svm_loss_naive", "softmax_loss_naive")
-@pytest.mark.parametrize("kind", ["svm", "softmax"])
+@pytest.mark.parametrize("kind,version", loss_cases())
 @pytest.mark.parametrize("reg", [0.0, 0.1])
-def test_naive_loss_matches_torch_functional(kind, reg, device_dtype):
+def test_loss_matches_torch_functional(kind, version, reg, device_dtype):
     device, dtype = device_dtype
-    W, X, y = random_problem(device, dtype)
-    loss, dW = LOSSES[kind][0](W, X, y, reg)
+    W, X, y = random_problem(device, dtype, num_train=40, dim=30, num_classes=10)
+    loss, dW = LOSSES[kind][version](W, X, y, reg)
     expected = reference_loss(kind, W, X, y, reg)
     err = rel_error(loss, expected)
-    assert err < tolerance(dtype, 1e-12), f"{kind} naive loss {float(loss):.6f} differs from " \
-        f"torch.nn.functional {expected.item():.6f}: rel_error {err:.2e}"
+    assert err < tolerance(dtype, 1e-12), f"{kind} {VERSIONS[version]} loss {float(loss):.6f} " \
+        f"differs from torch.nn.functional {expected.item():.6f}: rel_error {err:.2e}"
     assert dW.shape == W.shape and dW.dtype == dtype and dW.device == W.device, \
         f"dW must have W's shape, dtype and device, got {tuple(dW.shape)} {dW.dtype} {dW.device}"
 
 
-@pytest.mark.student("svm_loss_vectorized", "softmax_loss_vectorized")
-@pytest.mark.parametrize("kind", ["svm", "softmax"])
-@pytest.mark.parametrize("reg", [0.0, 0.1])
-def test_vectorized_loss_matches_torch_functional(kind, reg, device_dtype):
-    device, dtype = device_dtype
-    W, X, y = random_problem(device, dtype, num_train=64, dim=30, num_classes=10)
-    loss, dW = LOSSES[kind][1](W, X, y, reg)
-    expected = reference_loss(kind, W, X, y, reg)
-    err = rel_error(loss, expected)
-    assert err < tolerance(dtype, 1e-12), f"{kind} vectorized loss {float(loss):.6f} differs from " \
-        f"torch.nn.functional {expected.item():.6f}: rel_error {err:.2e}"
-    assert dW.shape == W.shape and dW.dtype == dtype and dW.device == W.device, \
-        f"dW must have W's shape, dtype and device, got {tuple(dW.shape)} {dW.dtype} {dW.device}"
-
-
-@pytest.mark.student("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive",
-                     "softmax_loss_vectorized")
-@pytest.mark.parametrize("kind", ["svm", "softmax"])
+@pytest.mark.parametrize("kind", kind_cases())
 def test_naive_and_vectorized_agree(kind, device_dtype):
     device, dtype = device_dtype
     W, X, y = random_problem(device, dtype, num_train=30, seed=1)
@@ -100,10 +97,7 @@ def test_naive_and_vectorized_agree(kind, device_dtype):
     assert grad_err < tolerance(dtype, 1e-9), f"{kind}: naive and vectorized dW differ: {grad_err:.2e}"
 
 
-@pytest.mark.student("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive",
-                     "softmax_loss_vectorized")
-@pytest.mark.parametrize("kind", ["svm", "softmax"])
-@pytest.mark.parametrize("version", [0, 1], ids=["naive", "vectorized"])
+@pytest.mark.parametrize("kind,version", loss_cases())
 @pytest.mark.parametrize("reg", [0.0, 0.1])
 def test_gradient_matches_autograd(kind, version, reg, device_dtype):
     device, dtype = device_dtype
@@ -115,10 +109,7 @@ def test_gradient_matches_autograd(kind, version, reg, device_dtype):
     assert err < tolerance(dtype, 1e-7), f"{kind} dW differs from autograd: rel_error {err:.2e}"
 
 
-@pytest.mark.student("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive",
-                     "softmax_loss_vectorized")
-@pytest.mark.parametrize("kind", ["svm", "softmax"])
-@pytest.mark.parametrize("version", [0, 1], ids=["naive", "vectorized"])
+@pytest.mark.parametrize("kind,version", loss_cases())
 @pytest.mark.parametrize("reg", [0.0, 0.1])
 def test_gradient_matches_numeric_gradient(kind, version, reg):
     W, X, y = random_problem("cpu", torch.float64, num_train=8, dim=6, num_classes=3, seed=3)
@@ -129,12 +120,11 @@ def test_gradient_matches_numeric_gradient(kind, version, reg):
     assert err < 1e-7, f"{kind} dW differs from the numeric gradient: rel_error {err:.2e}"
 
 
-@pytest.mark.student("softmax_loss_naive", "softmax_loss_vectorized")
-@pytest.mark.parametrize("version", [0, 1], ids=["naive", "vectorized"])
-def test_softmax_is_numerically_stable(version, device_dtype):
+@pytest.mark.parametrize("kind,version", loss_cases(kinds=["softmax"]))
+def test_softmax_is_numerically_stable(kind, version, device_dtype):
     device, dtype = device_dtype
     W, X, y = random_problem(device, dtype, seed=4, scale=1e3)  # scores in the thousands
-    loss, dW = LOSSES["softmax"][version](W, X, y, 0.0)
+    loss, dW = LOSSES[kind][version](W, X, y, 0.0)
     assert torch.isfinite(loss) and torch.isfinite(dW).all(), \
         "softmax loss overflows for large scores: subtract the row maximum before exp"
     expected = reference_loss("softmax", W, X, y, 0.0)
@@ -194,9 +184,8 @@ def test_sample_batch_keeps_rows_and_labels_together(device_dtype):
         lc.sample_batch(X, y, 50, 0)
 
 
-@pytest.mark.student("train_linear_classifier", "sample_batch", "softmax_loss_vectorized",
-                     "svm_loss_vectorized", "predict_linear_classifier")
-@pytest.mark.parametrize("kind", ["svm", "softmax"])
+@pytest.mark.student("train_linear_classifier", "sample_batch", "predict_linear_classifier")
+@pytest.mark.parametrize("kind", kind_cases(naive=False))
 def test_training_separates_blobs(kind, device_dtype):
     device, dtype = device_dtype
     X, y = blobs(dtype=dtype, device=device)
@@ -261,10 +250,10 @@ def test_predict_picks_the_highest_score(device_dtype):
 # Classifier classes, search parameters, one setting, grid search
 # ---------------------------------------------------------------------------
 
-@pytest.mark.student("train_linear_classifier", "predict_linear_classifier",
-                     "svm_loss_vectorized", "softmax_loss_vectorized")
-@pytest.mark.parametrize("cls,kind", [(lc.LinearSVM, "svm"), (lc.Softmax, "softmax")])
-def test_classifier_trains_saves_and_loads(cls, kind, tmp_path):
+@pytest.mark.student("train_linear_classifier", "predict_linear_classifier")
+@pytest.mark.parametrize("kind", kind_cases(naive=False))
+def test_classifier_trains_saves_and_loads(kind, tmp_path):
+    cls = {"svm": lc.LinearSVM, "softmax": lc.Softmax}[kind]
     X, y = blobs()
     classifier = cls()
     W, Xb, yb = random_problem("cpu", torch.float64, num_classes=3, dim=6)
@@ -282,8 +271,9 @@ def test_classifier_trains_saves_and_loads(cls, kind, tmp_path):
     assert isinstance(torch.load(path, weights_only=True), dict), "the file must be a plain dict"
 
 
-@pytest.mark.student("svm_get_search_params", "softmax_get_search_params")
-@pytest.mark.parametrize("get_params", [lc.svm_get_search_params, lc.softmax_get_search_params])
+@pytest.mark.parametrize("get_params", [
+    pytest.param(get, id=get.__name__, marks=pytest.mark.student(get.__name__))
+    for get in (lc.svm_get_search_params, lc.softmax_get_search_params)])
 def test_search_params_are_lists_of_positive_numbers(get_params):
     learning_rates, regs = get_params()
     for name, values in (("learning rates", learning_rates), ("regularization strengths", regs)):
@@ -293,7 +283,7 @@ def test_search_params_are_lists_of_positive_numbers(get_params):
     assert len(learning_rates) * len(regs) <= 25, "keep the grid small: each pair is trained k times"
 
 
-@pytest.mark.student("test_one_param_set")
+@pytest.mark.student("test_one_param_set", "train_linear_classifier")
 @pytest.mark.parametrize("cls", [lc.LinearSVM, lc.Softmax])
 def test_one_param_set_trains_and_scores(cls):
     X, y = blobs(num_per_class=40)
