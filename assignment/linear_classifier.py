@@ -12,8 +12,8 @@ values in [0, C), ``W`` [D, C]. Losses are returned as 0-dim tensors, gradients
 with the shape of ``W``. Never move inputs to another device or dtype; create
 new tensors with ``torch.zeros_like`` or ``dtype=``/``device=`` of the inputs.
 
-You write the code between the solution markers. The functions below the line
-"Given code" are complete: they run the hyperparameter search, time the
+You write the code where a function raises NotImplementedError; the comments
+above it say what to compute. The functions below the line "Given code" are complete: they run the hyperparameter search, time the
 implementations and summarise results for the notebook.
 """
 import math

@@ -39,8 +39,7 @@ def k_fold_indices(num_examples, k, *, shuffle=True, seed=0):
     # other pieces.
     # BEGIN SOLUTION
     if shuffle:
-        generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(num_examples, generator=generator)
+        order = torch.randperm(num_examples, generator=torch.Generator().manual_seed(seed))
     else:
         order = torch.arange(num_examples)
     base, extra = divmod(num_examples, k)

@@ -17,15 +17,15 @@ def count_pairs(y_true, y_pred, num_classes):
 
 def reference_precision_recall(y_true, y_pred, num_classes):
     """Per-class precision and recall from their definitions, 0 where undefined."""
-    precision, recall = [], []
+    precisions, recalls = [], []
     pairs = list(zip(y_true.tolist(), y_pred.tolist()))
     for c in range(num_classes):
         tp = sum(1 for t, p in pairs if t == c and p == c)
         predicted = sum(1 for _, p in pairs if p == c)
         actual = sum(1 for t, _ in pairs if t == c)
-        precision.append(tp / predicted if predicted else 0.0)
-        recall.append(tp / actual if actual else 0.0)
-    return precision, recall
+        precisions.append(tp / predicted if predicted else 0.0)
+        recalls.append(tp / actual if actual else 0.0)
+    return precisions, recalls
 
 
 def labels_with_gaps(device):
