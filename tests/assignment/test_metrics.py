@@ -1,0 +1,113 @@
+"""Checks of assignment/metrics.py against plain-Python counting."""
+import pytest
+import torch
+
+from assignment.metrics import accuracy, confusion_matrix, precision_recall
+
+NUM_CLASSES = 5
+
+
+def count_pairs(y_true, y_pred, num_classes):
+    """Confusion counts by a loop over the examples: an independent reference."""
+    counts = [[0] * num_classes for _ in range(num_classes)]
+    for t, p in zip(y_true.tolist(), y_pred.tolist()):
+        counts[t][p] += 1
+    return counts
+
+
+def reference_precision_recall(y_true, y_pred, num_classes):
+    """Per-class precision and recall from their definitions, 0 where undefined."""
+    precisions, recalls = [], []
+    pairs = list(zip(y_true.tolist(), y_pred.tolist()))
+    for c in range(num_classes):
+        tp = sum(1 for t, p in pairs if t == c and p == c)
+        predicted = sum(1 for _, p in pairs if p == c)
+        actual = sum(1 for t, _ in pairs if t == c)
+        precisions.append(tp / predicted if predicted else 0.0)
+        recalls.append(tp / actual if actual else 0.0)
+    return precisions, recalls
+
+
+def labels_with_gaps(device):
+    """Labels where class 3 never occurs in y_true and class 4 is never predicted."""
+    generator = torch.Generator().manual_seed(0)
+    y_true = torch.randint(0, 3, (200,), generator=generator)
+    y_true[:20] = 4
+    y_pred = torch.randint(0, 4, (200,), generator=generator)
+    y_pred[y_pred == 4] = 0
+    return y_true.to(device), y_pred.to(device)
+
+
+@pytest.mark.student("accuracy")
+def test_accuracy_matches_counting(device):
+    y_true, y_pred = labels_with_gaps(device)
+    expected = sum(t == p for t, p in zip(y_true.tolist(), y_pred.tolist())) / len(y_true)
+    result = accuracy(y_true, y_pred)
+    assert isinstance(result, float), f"accuracy must return a Python float, got {type(result)}"
+    assert abs(result - expected) < 1e-12, f"accuracy {result} differs from counting: {expected}"
+    assert accuracy(y_true, y_true) == 1.0, "labels compared with themselves must give 1.0"
+
+
+@pytest.mark.student("accuracy")
+def test_accuracy_of_no_examples_is_zero():
+    empty = torch.zeros(0, dtype=torch.int64)
+    assert accuracy(empty, empty) == 0.0, "accuracy of zero examples must be 0.0"
+
+
+@pytest.mark.student("confusion_matrix")
+def test_confusion_matrix_matches_counting(device):
+    y_true, y_pred = labels_with_gaps(device)
+    cm = confusion_matrix(y_true, y_pred, NUM_CLASSES)
+    assert cm.shape == (NUM_CLASSES, NUM_CLASSES), f"shape {tuple(cm.shape)}, expected [C, C]"
+    assert cm.dtype == torch.int64, f"confusion matrix must be int64, got {cm.dtype}"
+    assert cm.device.type == device.type, "the confusion matrix must stay on the labels' device"
+    expected = count_pairs(y_true, y_pred, NUM_CLASSES)
+    assert cm.tolist() == expected, f"cm[i, j] must count true i predicted as j:\n{cm}\nexpected\n{expected}"
+    assert cm[3].sum() == 0 and cm[:, 4].sum() == 0, "absent / never-predicted classes must count 0"
+
+
+@pytest.mark.student("confusion_matrix")
+def test_confusion_matrix_is_not_transposed():
+    y_true = torch.tensor([0, 0, 0, 1])
+    y_pred = torch.tensor([1, 1, 0, 1])
+    cm = confusion_matrix(y_true, y_pred, 2)
+    assert cm.tolist() == [[1, 2], [0, 1]], f"rows are true classes, columns predictions; got {cm.tolist()}"
+
+
+@pytest.mark.student("precision_recall")
+def test_precision_recall_match_definitions(device):
+    y_true, y_pred = labels_with_gaps(device)
+    precision, recall = precision_recall(y_true, y_pred, NUM_CLASSES)
+    for name, values in (("precision", precision), ("recall", recall)):
+        assert values.shape == (NUM_CLASSES,), f"{name} shape {tuple(values.shape)}, expected [C]"
+        assert values.dtype == torch.float64, f"{name} must be float64, got {values.dtype}"
+    expected_precision, expected_recall = reference_precision_recall(y_true, y_pred, NUM_CLASSES)
+    assert torch.allclose(precision.cpu(), torch.tensor(expected_precision, dtype=torch.float64)), \
+        f"precision {precision.tolist()} differs from TP / (TP + FP): {expected_precision}"
+    assert torch.allclose(recall.cpu(), torch.tensor(expected_recall, dtype=torch.float64)), \
+        f"recall {recall.tolist()} differs from TP / (TP + FN): {expected_recall}"
+    assert precision[4] == 0 and recall[3] == 0, "undefined precision / recall must be 0"
+    assert 0 < precision[:3].min() < 1, "this example has classes with partial precision"
+
+
+@pytest.mark.student("precision_recall")
+def test_perfect_predictions_give_ones_for_present_classes():
+    y = torch.tensor([0, 1, 1, 2, 2, 2])
+    precision, recall = precision_recall(y, y.clone(), 4)
+    assert precision.tolist() == [1.0, 1.0, 1.0, 0.0], f"precision {precision.tolist()}"
+    assert recall.tolist() == [1.0, 1.0, 1.0, 0.0], f"recall {recall.tolist()}"
+
+
+@pytest.mark.parametrize("function", [
+    pytest.param(lambda t, p: accuracy(t, p), id="accuracy", marks=pytest.mark.student("accuracy")),
+    pytest.param(lambda t, p: confusion_matrix(t, p, 3), id="confusion_matrix",
+                 marks=pytest.mark.student("confusion_matrix")),
+    pytest.param(lambda t, p: precision_recall(t, p, 3), id="precision_recall",
+                 marks=pytest.mark.student("precision_recall", "confusion_matrix")),
+])
+def test_mismatched_shapes_raise_value_error(function):
+    function(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))  # matching shapes work
+    with pytest.raises(ValueError):
+        function(torch.tensor([0, 1, 2]), torch.tensor([0, 1]))
+    with pytest.raises(ValueError):
+        function(torch.tensor([[0, 1]]), torch.tensor([[0, 1]]))

@@ -1,0 +1,80 @@
+"""Checks of assignment/model_selection.py: k-fold splits and cross-validation."""
+import pytest
+import torch
+
+from assignment.model_selection import cross_validate, k_fold_indices
+
+
+@pytest.mark.student("k_fold_indices")
+@pytest.mark.parametrize("num_examples,k", [(10, 2), (23, 5), (7, 7), (100, 3)])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_folds_partition_the_indices(num_examples, k, shuffle):
+    folds = k_fold_indices(num_examples, k, shuffle=shuffle, seed=1)
+    assert len(folds) == k, f"expected {k} folds, got {len(folds)}"
+    everything = set(range(num_examples))
+    seen = []
+    for fold, (train_idx, val_idx) in enumerate(folds):
+        for name, idx in (("train_idx", train_idx), ("val_idx", val_idx)):
+            assert idx.dtype == torch.int64, f"fold {fold}: {name} must be int64, got {idx.dtype}"
+        train, val = set(train_idx.tolist()), set(val_idx.tolist())
+        assert len(val) == len(val_idx), f"fold {fold}: val_idx repeats an index"
+        assert len(train) == len(train_idx), f"fold {fold}: train_idx repeats an index"
+        assert not train & val, f"fold {fold}: train and val share indices {sorted(train & val)}"
+        assert train | val == everything, f"fold {fold}: train + val must cover range({num_examples})"
+        seen.extend(val_idx.tolist())
+    assert sorted(seen) == list(range(num_examples)), "the val folds must partition range(N)"
+    sizes = [len(val_idx) for _, val_idx in folds]
+    assert max(sizes) - min(sizes) <= 1, f"fold sizes {sizes} differ by more than 1"
+
+
+@pytest.mark.student("k_fold_indices")
+def test_shuffle_is_seeded_and_unshuffled_folds_are_contiguous():
+    first = k_fold_indices(50, 5, seed=3)
+    again = k_fold_indices(50, 5, seed=3)
+    other = k_fold_indices(50, 5, seed=4)
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(first, again)), "same seed must give same folds"
+    assert not all(torch.equal(a[1], b[1]) for a, b in zip(first, other)), \
+        "different seeds should give different folds"
+    assert first[0][1].tolist() != list(range(10)), "shuffle=True must shuffle the examples"
+    plain = k_fold_indices(11, 3, shuffle=False)
+    assert [v.tolist() for _, v in plain] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]], \
+        f"shuffle=False folds must be consecutive, larger ones first: {[v.tolist() for _, v in plain]}"
+
+
+@pytest.mark.student("k_fold_indices")
+@pytest.mark.parametrize("num_examples,k", [(10, 1), (10, 0), (3, 4)])
+def test_impossible_fold_counts_raise_value_error(num_examples, k):
+    k_fold_indices(10, 2)  # a possible split works
+    with pytest.raises(ValueError):
+        k_fold_indices(num_examples, k)
+
+
+@pytest.mark.student("cross_validate", "k_fold_indices")
+def test_cross_validate_calls_once_per_fold_with_the_right_data():
+    X = torch.arange(40, dtype=torch.float64).reshape(20, 2)
+    y = torch.arange(20)
+    calls = []
+
+    def fit_and_score(X_train, y_train, X_val, y_val):
+        calls.append((X_train, y_train, X_val, y_val))
+        return float(len(calls))  # score i for the i-th fold
+
+    scores = cross_validate(fit_and_score, X, y, k=4, seed=2)
+    assert len(calls) == 4, f"fit_and_score must be called once per fold, called {len(calls)} times"
+    assert scores.dtype == torch.float64 and scores.shape == (4,), \
+        f"scores must be float64 [k], got {scores.dtype} {tuple(scores.shape)}"
+    assert scores.tolist() == [1.0, 2.0, 3.0, 4.0], f"scores must be in fold order, got {scores.tolist()}"
+    for (X_train, y_train, X_val, y_val), (train_idx, val_idx) in zip(calls, k_fold_indices(20, 4, seed=2)):
+        assert torch.equal(y_val, val_idx) and torch.equal(y_train, train_idx), \
+            "the folds must be those of k_fold_indices with the same seed"
+        assert torch.equal(X_val, X[val_idx]) and torch.equal(X_train, X[train_idx]), \
+            "X rows must stay paired with their labels"
+
+
+@pytest.mark.student("cross_validate")
+def test_cross_validate_keeps_nan_scores_and_checks_lengths():
+    X, y = torch.randn(10, 3), torch.arange(10)
+    scores = cross_validate(lambda *data: float("nan") if len(data[3]) == 5 else 1.0, X, y, k=2)
+    assert scores.isnan().all(), f"NaN scores (diverged runs) must be kept, got {scores.tolist()}"
+    with pytest.raises(ValueError):
+        cross_validate(lambda *data: 1.0, X, y[:9], k=2)
