@@ -24,6 +24,7 @@ import warnings
 import torch
 
 from assignment.metrics import accuracy
+from helpers.utils import detect_divergence
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -344,14 +345,10 @@ def find_best_net(data_dict, get_param_set_fn, *, num_epochs=10, batch_size=200,
     # ``accuracy`` and keep the best net, its stats and its accuracy.
     # BEGIN SOLUTION
     for lr, hidden, reg, decay in itertools.product(*get_param_set_fn()):
-        net = TwoLayerNet(X_train.shape[1], hidden, 10, dtype=X_train.dtype,
-                          device=X_train.device)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
-            stat = net.train(X_train, y_train, X_val, y_val, learning_rate=lr,
-                             learning_rate_decay=decay, reg=reg, num_iters=num_iters,
-                             batch_size=batch_size)
-        diverged = any(issubclass(w.category, RuntimeWarning) for w in caught)
+        net = TwoLayerNet(X_train.shape[1], hidden, 10, dtype=X_train.dtype, device=X_train.device)
+        stat, diverged = detect_divergence(lambda: net.train(
+            X_train, y_train, X_val, y_val, learning_rate=lr, learning_rate_decay=decay,
+            reg=reg, num_iters=num_iters, batch_size=batch_size))
         val_acc = 0.0 if diverged else accuracy(y_val, net.predict(X_val))
         stat["config"] = {"learning_rate": lr, "hidden_size": hidden, "reg": reg,
                           "learning_rate_decay": decay}

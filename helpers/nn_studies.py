@@ -4,13 +4,12 @@ The notebook only calls these functions and shows what they return, so that
 every loop over hyperparameters is given code that the unit tests reach.
 """
 import time
-import warnings
 
 import torch
 
 from assignment.metrics import accuracy, confusion_matrix, precision_recall
 from assignment.two_layer_net import TwoLayerNet, nn_forward_backward, nn_predict, nn_train
-from helpers.utils import reset_seed
+from helpers.utils import detect_divergence, reset_seed
 
 # Hyperparameters of a parameter-study run unless a study varies them.
 STUDY_DEFAULTS = {"hidden_size": 100, "learning_rate": 0.5, "learning_rate_decay": 0.95,
@@ -123,14 +122,11 @@ def train_and_evaluate(data, *, hidden_size, learning_rate, learning_rate_decay,
                       device=X_train.device)
     num_iters = num_epochs * max(X_train.shape[0] // batch_size, 1)
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
-        stats = nn_train(net.params, nn_forward_backward, nn_predict, X_train, y_train,
-                         data["X_val"], data["y_val"], learning_rate=learning_rate,
-                         learning_rate_decay=learning_rate_decay, reg=reg,
-                         num_iters=num_iters, batch_size=batch_size)
+    stats, diverged = detect_divergence(lambda: nn_train(
+        net.params, nn_forward_backward, nn_predict, X_train, y_train, data["X_val"], data["y_val"],
+        learning_rate=learning_rate, learning_rate_decay=learning_rate_decay, reg=reg,
+        num_iters=num_iters, batch_size=batch_size))
     seconds = time.perf_counter() - start
-    diverged = any(issubclass(w.category, RuntimeWarning) for w in caught)
     result = {"net": net, "stats": stats, "diverged": diverged, "seconds": seconds,
               "train_acc": 0.0, "val_acc": 0.0, "val_macro_precision": 0.0,
               "val_macro_recall": 0.0}

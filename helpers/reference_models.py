@@ -105,13 +105,12 @@ def sgd_losses_side_by_side(params, X, y, *, learning_rate=1e-1, reg=1e-3, num_s
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
     kit_losses, torch_losses = [], []
     for indices in batches:
-        X_batch, y_batch = X[indices], y[indices]
-        loss, grads = nn_forward_backward(kit_params, X_batch, y_batch, reg)
+        loss, grads = nn_forward_backward(kit_params, X[indices], y[indices], reg)
         nn_sgd_step(kit_params, grads, learning_rate)
         kit_losses.append(loss.detach())
 
         optimizer.zero_grad()
-        torch_loss = model.loss(X_batch, y_batch, reg)
+        torch_loss = model.loss(X[indices], y[indices], reg)
         torch_loss.backward()
         optimizer.step()
         torch_losses.append(torch_loss.detach())

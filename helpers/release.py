@@ -67,7 +67,8 @@ DEF = re.compile(r"^(?P<indent>[ \t]*)(?:async\s+)?def\s+(?P<name>\w+)")
 CLASS = re.compile(r"^(?P<indent>[ \t]*)class\s+(?P<name>\w+)")
 ANSWER_PLACEHOLDER = "*Your answer here.*"
 # Lines too generic to count as leaked solution text.
-TRIVIAL_LINE = re.compile(r"^[\W_]*$|^(else|try|finally|pass|continue|break|return)\W*$")
+TRIVIAL_LINE = re.compile(r"^[\W_]*$|^(else|try|finally|pass|continue|break|return)\W*$"
+                          r"|^(if|elif|while) (not )?\w+:$")
 
 
 class ReleaseError(Exception):

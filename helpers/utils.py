@@ -7,6 +7,7 @@ import json
 import os
 import random
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -45,6 +46,19 @@ def saved_path(filename):
     folder = Path(os.environ.get("KIT_SAVED_DIR") or KIT_ROOT / "saved")
     folder.mkdir(parents=True, exist_ok=True)
     return folder / filename
+
+
+def detect_divergence(train):
+    """Call ``train()`` and tell whether it warned of a non-finite loss.
+
+    Training loops stop at the first non-finite loss with a ``RuntimeWarning``;
+    searches use this to record such a run as diverged and go on. Returns
+    ``(result of train(), diverged: bool)``; the warning is not shown.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        result = train()
+    return result, any(issubclass(w.category, RuntimeWarning) for w in caught)
 
 
 def _plain(value):
