@@ -57,7 +57,7 @@ def train_fc_net(data, hidden_dims, *, update_rule="sgd", learning_rate=1e-2, we
 
 
 def compare_update_rules(data, learning_rates=None, hidden_dims=(100, 100, 100, 100),
-                         weight_scale=5e-2, **options):
+                         weight_scale=1e-1, **options):
     """Train the same net with each update rule, from the same initialization.
 
     ``learning_rates``: dict rule name -> learning rate (default: sgd 1e-2,
