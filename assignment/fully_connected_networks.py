@@ -467,7 +467,7 @@ def create_solver_instance(data_dict, dtype, device):
     model = TwoLayerNet(hidden_dim=256, weight_scale=1e-2, reg=1e-4, dtype=dtype, device=device)
     solver = Solver(model, data_dict, update_rule="sgd_momentum",
                     optim_config={"learning_rate": 2e-2}, lr_decay=0.9,
-                    batch_size=200, num_epochs=6, print_every=1000, device=device)
+                    batch_size=200, num_epochs=10, print_every=1000, device=device)
     solver.train()
     # END SOLUTION
     return solver
