@@ -1,0 +1,130 @@
+"""Studies of the fully connected networks notebook (given code, reached by the tests).
+
+Each study trains several ``FullyConnectedNet``s with the kit's ``Solver``
+and returns the solvers, keyed by setting, so that the notebook can plot
+their histories and check its expectations:
+
+- ``compare_update_rules``: the same net trained with each update rule;
+- ``compare_dropout``: nets of several widths with and without dropout on a
+  small training set;
+- ``learning_rate_study``: constant learning rates and decay schedules;
+- ``evaluate_classifier``: accuracy, confusion matrix and per-class
+  precision and recall of a trained model.
+
+A run whose loss stops being finite is recorded (``solver.diverged``) and
+the study goes on.
+"""
+import torch
+
+from assignment.fully_connected_networks import FullyConnectedNet
+from assignment.metrics import accuracy, confusion_matrix, precision_recall
+from helpers.solver import Solver
+
+
+def subsample(data, num_train, num_val=None):
+    """The first ``num_train`` training (and ``num_val`` validation) examples of a data dict.
+
+    Other entries (e.g. the test split) are kept as they are; nothing is copied.
+    """
+    if num_train < 1:
+        raise ValueError(f"num_train must be at least 1, got {num_train}")
+    small = dict(data)
+    small["X_train"], small["y_train"] = data["X_train"][:num_train], data["y_train"][:num_train]
+    if num_val is not None:
+        small["X_val"], small["y_val"] = data["X_val"][:num_val], data["y_val"][:num_val]
+    return small
+
+
+def train_fc_net(data, hidden_dims, *, update_rule="sgd", learning_rate=1e-2, weight_scale=1e-2,
+                 dropout=0.0, reg=0.0, seed=0, **solver_options):
+    """Build a ``FullyConnectedNet`` (dtype and device of ``data``) and train it with a ``Solver``.
+
+    ``solver_options`` go to ``Solver`` (``num_epochs``, ``batch_size``,
+    ``lr_decay``, ``augment``, ...; ``verbose`` defaults to False). The
+    random seed makes the initialization and the minibatches repeatable.
+    Returns the trained ``Solver`` (its ``model`` holds the best parameters).
+    """
+    X = data["X_train"]
+    torch.manual_seed(seed)
+    model = FullyConnectedNet(hidden_dims, input_dim=X[0].numel(), dropout=dropout, reg=reg,
+                              weight_scale=weight_scale, dtype=X.dtype, device=X.device)
+    solver_options.setdefault("verbose", False)
+    solver = Solver(model, data, update_rule=update_rule,
+                    optim_config={"learning_rate": learning_rate}, device=X.device,
+                    **solver_options)
+    solver.train()
+    return solver
+
+
+def compare_update_rules(data, learning_rates=None, hidden_dims=(100, 100, 100, 100),
+                         weight_scale=1e-1, **options):
+    """Train the same net with each update rule, from the same initialization.
+
+    ``learning_rates``: dict rule name -> learning rate (default: sgd 1e-2,
+    sgd_momentum 1e-2, rmsprop 1e-4, adam 1e-3). ``options`` go to
+    ``train_fc_net`` (``num_epochs``, ``batch_size``, ``seed``, ...).
+    Returns dict rule name -> trained ``Solver``.
+    """
+    if learning_rates is None:
+        learning_rates = {"sgd": 1e-2, "sgd_momentum": 1e-2, "rmsprop": 1e-4, "adam": 1e-3}
+    return {rule: train_fc_net(data, list(hidden_dims), update_rule=rule, learning_rate=lr,
+                               weight_scale=weight_scale, **options)
+            for rule, lr in learning_rates.items()}
+
+
+def compare_dropout(data, widths=(256, 512), dropouts=(0.0, 0.5), update_rule="adam",
+                    learning_rate=5e-4, **options):
+    """Nets with one hidden layer of each width, trained with each dropout probability.
+
+    Meant for a small training set, where a net without dropout overfits.
+    ``options`` go to ``train_fc_net``. Returns dict ``(width, p)`` -> ``Solver``.
+    """
+    return {(width, p): train_fc_net(data, [width], update_rule=update_rule,
+                                     learning_rate=learning_rate, dropout=p, **options)
+            for width in widths for p in dropouts}
+
+
+def learning_rate_study(data, learning_rates=(1e-4, 1e-3, 1e-2, 1e-1), schedules=((1e-1, 0.7),),
+                        hidden_dims=(100,), update_rule="sgd_momentum", **options):
+    """Train one net with several constant learning rates and per-epoch decay schedules.
+
+    ``schedules``: ``(initial rate, decay per epoch)`` pairs. ``options`` go
+    to ``train_fc_net`` (``lr_decay`` is set by the study). Returns dict
+    label -> ``Solver``, labels like ``"lr 1e-02"`` and ``"lr 1e-01, decay 0.7"``.
+    """
+    runs = [(f"lr {lr:.0e}", lr, 1.0) for lr in learning_rates]
+    runs += [(f"lr {lr:.0e}, decay {decay:g}", lr, decay) for lr, decay in schedules]
+    return {label: train_fc_net(data, list(hidden_dims), update_rule=update_rule,
+                                learning_rate=lr, lr_decay=decay, **options)
+            for label, lr, decay in runs}
+
+
+def final_loss(solver, last=50):
+    """Mean training loss over the last ``last`` iterations (inf for a run that diverged
+    or has no loss)."""
+    if solver.diverged or not solver.loss_history:
+        return float("inf")
+    tail = solver.loss_history[-last:]
+    return sum(tail) / len(tail)
+
+
+@torch.no_grad()
+def predict(model, X, batch_size=1000):
+    """Predicted labels int64 [N] of a model with ``loss(X) -> scores``, in minibatches."""
+    return torch.cat([model.loss(X[i:i + batch_size]).argmax(dim=1)
+                      for i in range(0, X.shape[0], batch_size)])
+
+
+def evaluate_classifier(model, X, y, num_classes=10):
+    """Accuracy, confusion matrix and per-class precision and recall of ``model`` on ``(X, y)``.
+
+    Returns a dict: ``accuracy`` (float), ``confusion_matrix`` int64 [C, C],
+    ``precision`` and ``recall`` float64 [C], ``macro_precision`` and
+    ``macro_recall`` (floats).
+    """
+    y_pred = predict(model, X)
+    precision, recall = precision_recall(y, y_pred, num_classes)
+    return {"accuracy": accuracy(y, y_pred),
+            "confusion_matrix": confusion_matrix(y, y_pred, num_classes),
+            "precision": precision, "recall": recall,
+            "macro_precision": precision.mean().item(), "macro_recall": recall.mean().item()}

@@ -1,0 +1,263 @@
+"""The Solver: minibatch training loop for the modular nets of the kit.
+
+A model exposes ``params`` (name -> tensor) and ``loss(X, y=None)``, which
+returns scores when ``y`` is None and ``(loss, grads)`` otherwise. The Solver
+samples minibatches, calls the model, applies an update rule to every
+parameter, decays the learning rate once per epoch, checks train and
+validation accuracy once per epoch and keeps the parameters with the best
+validation accuracy.
+
+Example::
+
+    solver = Solver(model, data, update_rule="sgd_momentum",
+                    optim_config={"learning_rate": 1e-2}, lr_decay=0.95,
+                    num_epochs=10, batch_size=100, print_every=100)
+    solver.train()
+
+The data stays on ``device``; the loop reads a loss back to the host only to
+print it, to check that it is finite (every iteration on a CPU, every
+``finite_check_every`` iterations on a GPU) and at the end of training.
+"""
+import time
+import warnings
+
+import torch
+
+
+def random_horizontal_flip(X, image_shape=(3, 32, 32), generator=None):
+    """Mirror a random half of the images of a minibatch left to right.
+
+    Inputs: X [N, D] (flattened images) or [N, C, H, W]; ``image_shape``
+    tells how a row of D values is an image. Returns a new tensor like X;
+    X itself is not changed. Useful as the ``augment`` option of ``Solver``.
+    """
+    images = X.reshape(X.shape[0], *image_shape)
+    flip = torch.rand(X.shape[0], generator=generator, device=X.device) < 0.5
+    flipped = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+    return flipped.reshape(X.shape)
+
+
+def _resolve_update_rule(update_rule):
+    if callable(update_rule):
+        return update_rule
+    from assignment import fully_connected_networks  # imported late: it imports this module
+
+    rule = getattr(fully_connected_networks, str(update_rule), None)
+    if not callable(rule):
+        raise ValueError(f'unknown update rule "{update_rule}": give a function or the name '
+                         "of one in assignment/fully_connected_networks.py "
+                         "(sgd, sgd_momentum, rmsprop, adam)")
+    return rule
+
+
+class Solver:
+    """Train a model with minibatch gradient descent and an update rule.
+
+    Attributes after ``train()``: ``loss_history`` (list of floats, one per
+    iteration), ``train_acc_history`` and ``val_acc_history`` (one per check,
+    the first before any update), ``best_val_acc`` and ``best_params`` (the
+    parameters of the best validation accuracy), ``diverged`` (True when
+    training stopped on a non-finite loss), ``train_time`` (seconds).
+    """
+
+    def __init__(self, model, data, update_rule="sgd", optim_config=None, lr_decay=1.0,
+                 batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
+                 print_every=10, print_acc_every=1, verbose=True, device="cpu",
+                 checkpoint_name=None, augment=None, finite_check_every=10):
+        """Inputs:
+
+        - model: object with ``params`` and ``loss(X, y=None)``
+        - data: dict with ``X_train``, ``y_train``, ``X_val``, ``y_val``
+        - update_rule: a function ``(w, dw, config) -> (next_w, config)`` or the
+          name of one in ``assignment.fully_connected_networks``
+        - optim_config: hyperparameters given to the update rule (each
+          parameter gets its own copy, which also holds its state)
+        - lr_decay: the learning rate is multiplied by this after every epoch
+        - batch_size, num_epochs: minibatch size and number of passes over the data
+        - num_train_samples, num_val_samples: how many examples the accuracy
+          checks use (None = all)
+        - print_every: print the loss every this many iterations (when verbose)
+        - print_acc_every: check accuracies every this many epochs (always
+          at the end)
+        - device: where the data lives during training (moved once, if needed)
+        - checkpoint_name: when given, write ``{checkpoint_name}_epoch_{e}.pt``
+          after every epoch
+        - augment: optional function applied to each training minibatch
+          ``X_batch -> X_batch``, e.g. ``random_horizontal_flip``
+        - finite_check_every: on a GPU, how often the loss is read back to
+          check it is finite (on a CPU it is checked every iteration)
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if num_epochs < 0:
+            raise ValueError(f"num_epochs must be >= 0, got {num_epochs}")
+        for split in ("train", "val"):
+            X, y = data[f"X_{split}"], data[f"y_{split}"]
+            if X.shape[0] != y.shape[0]:
+                raise ValueError(f"X_{split} has {X.shape[0]} examples but y_{split} has {y.shape[0]}")
+        self.model = model
+        self.device = torch.device(device)
+        self.X_train = data["X_train"].to(self.device)
+        self.y_train = data["y_train"].to(self.device)
+        self.X_val = data["X_val"].to(self.device)
+        self.y_val = data["y_val"].to(self.device)
+        self.update_rule = _resolve_update_rule(update_rule)
+        self.optim_config = dict(optim_config or {})
+        self.lr_decay = lr_decay
+        self.batch_size = batch_size
+        self.num_epochs = num_epochs
+        self.num_train_samples = num_train_samples
+        self.num_val_samples = num_val_samples
+        self.print_every = print_every
+        self.print_acc_every = print_acc_every
+        self.verbose = verbose
+        self.checkpoint_name = checkpoint_name
+        self.augment = augment
+        self.finite_check_every = 1 if self.device.type == "cpu" else max(1, finite_check_every)
+        self._reset()
+
+    def _reset(self):
+        """Book-keeping variables; called by ``__init__``, not meant to be called by hand."""
+        self.epoch = 0
+        self.best_val_acc = 0.0
+        self.best_params = {}
+        self.loss_history = []
+        self.train_acc_history = []
+        self.val_acc_history = []
+        self.diverged = False
+        self.train_time = 0.0
+        self.optim_configs = {p: dict(self.optim_config) for p in self.model.params}
+
+    def _step(self, X_batch, y_batch):
+        """One gradient step on a minibatch; returns the loss (a tensor, not read back)."""
+        if self.augment is not None:
+            X_batch = self.augment(X_batch)
+        loss, grads = self.model.loss(X_batch, y_batch)
+        for name, w in self.model.params.items():
+            next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
+            self.model.params[name] = next_w
+        return loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
+
+    def _save_checkpoint(self):
+        if self.checkpoint_name is None:
+            return
+        checkpoint = {
+            "params": {k: v.detach().cpu() for k, v in self.model.params.items()},
+            "update_rule": getattr(self.update_rule, "__name__", str(self.update_rule)),
+            "lr_decay": self.lr_decay,
+            "batch_size": self.batch_size,
+            "num_train_samples": self.num_train_samples,
+            "num_val_samples": self.num_val_samples,
+            "epoch": self.epoch,
+            "loss_history": list(self.loss_history),
+            "train_acc_history": list(self.train_acc_history),
+            "val_acc_history": list(self.val_acc_history),
+        }
+        filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pt"
+        if self.verbose:
+            print(f'Saving checkpoint to "{filename}"')
+        torch.save(checkpoint, filename)
+
+    @torch.no_grad()
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+        """Accuracy of the model on ``(X, y)``, in minibatches of ``batch_size``.
+
+        With ``num_samples``, a random subsample of that many examples is used.
+        Returns a Python float.
+        """
+        N = X.shape[0]
+        if num_samples is not None and N > num_samples:
+            mask = torch.randperm(N, device=X.device)[:num_samples]
+            X, y = X[mask], y[mask]
+            N = num_samples
+        correct = torch.zeros((), dtype=torch.int64, device=X.device)
+        for start in range(0, N, batch_size):
+            scores = self.model.loss(X[start:start + batch_size])
+            correct += (scores.argmax(dim=1) == y[start:start + batch_size]).sum()
+        return correct.item() / max(N, 1)
+
+    def _record_accuracy(self):
+        """Check train and val accuracy, print them, keep the best parameters."""
+        train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        if self.verbose:
+            print(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
+        if val_acc > self.best_val_acc or not self.best_params:
+            self.best_val_acc = max(val_acc, self.best_val_acc)
+            self.best_params = {k: v.detach().clone() for k, v in self.model.params.items()}
+
+    def _first_non_finite(self, losses, start):
+        """Index (into ``losses``) of the first non-finite loss at or after ``start``, or None."""
+        recent = torch.stack(losses[start:])
+        bad = (~torch.isfinite(recent)).nonzero()
+        return None if bad.numel() == 0 else start + bad[0].item()
+
+    def train(self, time_limit=None, return_best_params=True):
+        """Run the optimization.
+
+        Inputs:
+        - time_limit: stop after this many seconds (None: no limit)
+        - return_best_params: at the end, put the parameters with the best
+          validation accuracy back into the model
+
+        Stops at the first non-finite loss with a ``RuntimeWarning`` naming
+        the iteration and learning rate; the history holds the finite losses
+        before it. Returns ``self``.
+        """
+        num_train = self.X_train.shape[0]
+        iterations_per_epoch = max(num_train // self.batch_size, 1)
+        num_iterations = self.num_epochs * iterations_per_epoch
+        losses = []  # loss tensors, read back at print and check times only
+        checked = 0
+        start_time = time.time()
+        self._record_accuracy()  # epoch 0: before any update
+        stop = False
+        t = 0
+        order = torch.randperm(num_train, device=self.X_train.device)
+        while t < num_iterations and not stop:
+            position = (t % iterations_per_epoch) * self.batch_size
+            batch = order[position:position + self.batch_size]
+            losses.append(self._step(self.X_train[batch], self.y_train[batch]))
+            t += 1
+
+            if t % self.finite_check_every == 0 or t == num_iterations:
+                bad = self._first_non_finite(losses, checked)
+                checked = len(losses)
+                if bad is not None:
+                    lr = self.optim_configs[next(iter(self.optim_configs))].get("learning_rate")
+                    warnings.warn(f"Solver: the loss became {losses[bad].item()} at iteration {bad + 1} "
+                                  f"(epoch {self.epoch + 1}) with learning rate {lr}; training "
+                                  "stopped. Try a smaller learning rate or weight scale.",
+                                  RuntimeWarning, stacklevel=2)
+                    del losses[bad:]
+                    self.diverged = True
+                    break
+            if self.verbose and (t == 1 or t % self.print_every == 0):
+                print(f"(Time {time.time() - start_time:.2f} sec; Iteration {t} / {num_iterations}) "
+                      f"loss: {losses[-1].item():f}")
+
+            timed_out = time_limit is not None and time.time() - start_time > time_limit
+            if t % iterations_per_epoch == 0 or timed_out:
+                if t % iterations_per_epoch == 0:
+                    self.epoch += 1
+                    for config in self.optim_configs.values():
+                        if "learning_rate" in config:
+                            config["learning_rate"] *= self.lr_decay
+                    order = torch.randperm(num_train, device=self.X_train.device)
+                last = t == num_iterations
+                if timed_out or last or self.epoch % self.print_acc_every == 0:
+                    self._record_accuracy()
+                    self._save_checkpoint()
+                if timed_out:
+                    if self.verbose:
+                        print(f"(Time {time.time() - start_time:.2f} sec; Iteration {t} / {num_iterations}) "
+                              f"stopped: the time limit of {time_limit} sec is over")
+                    stop = True
+
+        self.loss_history = torch.stack(losses).tolist() if losses else []
+        self.train_time = time.time() - start_time
+        if return_best_params and self.best_params:
+            self.model.params = {k: v.clone() for k, v in self.best_params.items()}
+        return self
