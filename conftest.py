@@ -1,7 +1,7 @@
 """Settings for every pytest run of the kit (unit tests and notebooks via nbval).
 
 Notebook kernels inherit this process's environment, so the variables set
-here reach them: quick mode, a non-interactive plotting backend, and private
+here reach them: quick mode, one CPU thread, a non-interactive plotting backend, and private
 folders for results and saved models, so a test run never overwrites the
 figures or models of a full run.
 """
@@ -10,6 +10,8 @@ import tempfile
 
 os.environ.setdefault("KIT_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Quick mode works on small tensors, for which one CPU thread is fastest.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 _scratch = tempfile.mkdtemp(prefix="kit-test-")
 os.environ.setdefault("KIT_RESULTS_DIR", os.path.join(_scratch, "results"))
 os.environ.setdefault("KIT_SAVED_DIR", os.path.join(_scratch, "saved"))

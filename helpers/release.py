@@ -66,9 +66,12 @@ ANY_MARKER = re.compile(r"(BEGIN|END) SOLUTION")
 DEF = re.compile(r"^(?P<indent>[ \t]*)(?:async\s+)?def\s+(?P<name>\w+)")
 CLASS = re.compile(r"^(?P<indent>[ \t]*)class\s+(?P<name>\w+)")
 ANSWER_PLACEHOLDER = "*Your answer here.*"
-# Lines too generic to count as leaked solution text.
+# Lines too generic to count as leaked solution text: punctuation, bare
+# keywords, a condition on one name, and anything shorter than MIN_SECRET_LENGTH
+# (such as ``solver.train()``); ``dx = dout * mask`` is long enough to count.
 TRIVIAL_LINE = re.compile(r"^[\W_]*$|^(else|try|finally|pass|continue|break|return)\W*$"
-                          r"|^(if|elif|while) (not )?\w+:$")
+                          r"|^(if|elif|while) (not )?[\w.]+:$")
+MIN_SECRET_LENGTH = 16
 
 
 class ReleaseError(Exception):
@@ -260,8 +263,8 @@ def student_files(source):
 
 
 def solution_lines(source, relpaths):
-    """Every distinctive line (not blank, not bare punctuation or keywords) of every
-    solution region in the released files, stripped of indentation."""
+    """Every distinctive line (see ``TRIVIAL_LINE``) of every solution region in
+    the released files, stripped of indentation."""
     secret = set()
     for relpath in relpaths:
         if relpath.suffix not in TRANSFORMS:
@@ -275,7 +278,7 @@ def solution_lines(source, relpaths):
         for chunk in chunks:
             for region in find_regions(chunk.splitlines(), str(relpath)):
                 secret |= {line.strip() for line in region.lines}
-    return {line for line in secret if not TRIVIAL_LINE.match(line)}
+    return {line for line in secret if len(line) >= MIN_SECRET_LENGTH and not TRIVIAL_LINE.match(line)}
 
 
 def verify_release(root, secret_lines):

@@ -36,15 +36,6 @@ def numeric_grads(f, *inputs, dout=None):
     return [compute_numeric_gradient(lambda _: f(*inputs), x, dLdf=dout, h=1e-6) for x in inputs]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids the thread pool's waits on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def random(*shape, device="cpu", dtype=F64, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=generator, dtype=dtype).to(device)
