@@ -7,10 +7,10 @@ function, ``PASS``, ``FAIL: <why>`` or ``NOT IMPLEMENTED``, then a summary.
 Exits with 0 only when every function passes.
 
 Each check in ``tests/assignment/`` names the functions it exercises with
-``@pytest.mark.student("name", ...)``. A function is NOT IMPLEMENTED when one
-of its checks hits its own ``NotImplementedError`` stub; it FAILS when a check
-fails otherwise (including when it needs another function that is not
-implemented yet); it PASSES when all its checks pass.
+``@pytest.mark.student("name", ...)``. A function is NOT IMPLEMENTED while its
+``NotImplementedError`` stub is still in the file (or a check hits it); it
+FAILS when a check fails otherwise (including when it needs another function
+that is not implemented yet); it PASSES when all its checks pass.
 """
 import argparse
 import io
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from helpers.submission import stubbed_functions
 from helpers.utils import KIT_ROOT
 
 PARTS = ("linear_classifier", "metrics", "model_selection", "two_layer_net",
@@ -68,15 +69,29 @@ def _describe_failure(excinfo):
     return f"{type(error).__name__}: {_first_line(error)}"
 
 
-def defining_part(name):
-    """The part (assignment module) that defines function ``name`` or ``Class.method``, or None."""
+def _module_source(part):
+    path = KIT_ROOT / "assignment" / f"{part}.py"
+    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+
+
+def defining_part(name, preferred):
+    """The part (assignment module) that defines function ``name`` or ``Class.method``.
+
+    ``preferred`` (the part of the check file) wins when it defines the name
+    too, since two modules may both define e.g. ``TwoLayerNet``.
+    """
     top = name.split(".")[0]
     pattern = re.compile(rf"^(?:def|class)\s+{re.escape(top)}\b", re.MULTILINE)
-    for part in PARTS:
-        path = KIT_ROOT / "assignment" / f"{part}.py"
-        if path.is_file() and pattern.search(path.read_text(encoding="utf-8", errors="replace")):
-            return part
-    return None
+    candidates = [preferred] + [part for part in PARTS if part != preferred]
+    return next((part for part in candidates if pattern.search(_module_source(part))), preferred)
+
+
+def still_stubbed(part):
+    """Names of the functions of ``part`` that still hold their ``NotImplementedError`` stub."""
+    try:
+        return set(stubbed_functions(_module_source(part)))
+    except SyntaxError:
+        return set()
 
 
 class _Collector:
@@ -84,37 +99,44 @@ class _Collector:
 
     def __init__(self):
         self.functions = {}   # (part, name) -> FunctionResult, in order of first appearance
-        self.owners = {}      # test nodeid -> list of FunctionResult
         self.errors = []
+
+    def owners(self, item):
+        """The FunctionResults of the student functions ``item`` is marked with (markers
+        may also be added while the check runs, with ``request.node.add_marker``)."""
+        default_part = item.path.stem.removeprefix("test_")
+        owners = []
+        for name in dict.fromkeys(n for marker in item.iter_markers("student") for n in marker.args):
+            part = defining_part(name, default_part)
+            owners.append(self.functions.setdefault((part, name), FunctionResult(part, name)))
+        return owners
 
     @pytest.hookimpl
     def pytest_collection_modifyitems(self, items):
-        for item in items:
-            default_part = item.path.stem.removeprefix("test_")
-            names = [name for marker in item.iter_markers("student") for name in marker.args]
-            owners = []
-            for name in names:
-                part = defining_part(name) or default_part
-                result = self.functions.setdefault((part, name), FunctionResult(part, name))
-                result.checks += 1
-                owners.append(result)
-            self.owners[item.nodeid] = owners
+        for item in items:  # registers every statically marked function, in file order
+            self.owners(item)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
+        if report.when == "call" or report.failed:
+            for result in self.owners(item):
+                self.record(result, item, call, report)
+
+    def record(self, result, item, call, report):
+        if report.when == "call":
+            result.checks += 1
         if not report.failed:
             return
-        for result in self.owners.get(item.nodeid, []):
-            error = call.excinfo.value if call.excinfo else None
-            if isinstance(error, NotImplementedError) and \
-                    _first_line(error).split(":")[0].split(".")[-1] == result.name.split(".")[-1]:
-                result.not_implemented = True
-            elif call.excinfo is not None:
-                result.failures.append(_describe_failure(call.excinfo))
-            else:
-                result.failures.append(f"check {item.name} failed")
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, NotImplementedError) and \
+                _first_line(error).split(":")[0].split(".")[-1] == result.name.split(".")[-1]:
+            result.not_implemented = True
+        elif call.excinfo is not None:
+            result.failures.append(_describe_failure(call.excinfo))
+        else:
+            result.failures.append(f"check {item.name} failed")
 
     @pytest.hookimpl
     def pytest_collectreport(self, report):
@@ -152,6 +174,12 @@ def run_checks(parts=PARTS, folder="tests/assignment", required=True):
             "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT), *map(str, files)]
     pytest.main(args, plugins=[collector])
     results = [r for r in collector.functions.values() if r.part in parts]
+    stubbed = {part: still_stubbed(part) for part in parts}
+    for result in results:
+        # A function whose own stub is still there is not implemented, even
+        # when its checks first stopped at another function's stub.
+        if result.name in stubbed[result.part]:
+            result.not_implemented = True
     return results, collector.errors
 
 

@@ -33,6 +33,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.submission import STUB_MARK
 from helpers.utils import KIT_ROOT
 
 # Paths (relative to the source root) that make up the student kit. Folders
@@ -158,8 +159,7 @@ def transform_python(text, relpath):
     """Stub every region of a Python file and check that the result compiles."""
     def stub_for(name, _indent):
         who = name or Path(relpath).stem
-        return (f'raise NotImplementedError("{who}: not implemented yet; '
-                f'write your code in {relpath}")')
+        return f'raise NotImplementedError("{who}{STUB_MARK}; write your code in {relpath}")'
 
     result = stub_regions(text, relpath, stub_for)
     try:
@@ -202,8 +202,8 @@ def stub_notebook_cells(notebook, relpath):
             _set_cell_text(cell, ANSWER_PLACEHOLDER)
         elif cell.get("cell_type") == "code":
             def stub_for(_name, _indent):
-                return (f'raise NotImplementedError("{relpath} cell {number}: '
-                        'not implemented yet; write this cell\'s code")')
+                return (f'raise NotImplementedError("{relpath} cell {number}{STUB_MARK}; '
+                        'write this cell\'s code")')
             _set_cell_text(cell, stub_regions(text, where, stub_for))
         else:
             raise ReleaseError(f"{where}: a {cell.get('cell_type')} cell holds a solution marker")

@@ -36,6 +36,11 @@ def numeric_grads(f, *inputs, dout=None):
     return [compute_numeric_gradient(lambda _: f(*inputs), x, dLdf=dout, h=1e-6) for x in inputs]
 
 
+def by_student(entries):
+    """Parameter sets named after, and marked with, the student function in their first field."""
+    return [pytest.param(*entry, id=entry[0], marks=pytest.mark.student(entry[0])) for entry in entries]
+
+
 def random(*shape, device="cpu", dtype=F64, seed=0):
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, generator=generator, dtype=dtype).to(device)
@@ -127,9 +132,8 @@ LOSSES = [
 ]
 
 
-@pytest.mark.parametrize("name, loss_fn, reference", LOSSES, ids=[entry[0] for entry in LOSSES])
-def test_loss_layers_match_torch(name, loss_fn, reference, device_dtype, request):
-    request.node.add_marker(pytest.mark.student(name))
+@pytest.mark.parametrize("name, loss_fn, reference", by_student(LOSSES))
+def test_loss_layers_match_torch(name, loss_fn, reference, device_dtype):
     device, dtype = device_dtype
     x = random(8, 5, device=device, dtype=dtype)
     y = torch.tensor([0, 1, 2, 3, 4, 0, 1, 2], device=device)
@@ -142,9 +146,8 @@ def test_loss_layers_match_torch(name, loss_fn, reference, device_dtype, request
     assert dx.dtype == dtype and dx.device == x.device, f"{name} must return dx in the dtype and device of x"
 
 
-@pytest.mark.parametrize("name, loss_fn", [(n, f) for n, f, _ in LOSSES], ids=[e[0] for e in LOSSES])
-def test_loss_layers_numeric_gradient_and_stability(name, loss_fn, request):
-    request.node.add_marker(pytest.mark.student(name))
+@pytest.mark.parametrize("name, loss_fn", by_student([(n, f) for n, f, _ in LOSSES]))
+def test_loss_layers_numeric_gradient_and_stability(name, loss_fn):
     x = 0.1 * random(6, 4, seed=5)
     y = torch.tensor([0, 1, 2, 3, 0, 1])
     _, dx = loss_fn(x, y)
@@ -335,9 +338,8 @@ RULES = [
 ]
 
 
-@pytest.mark.parametrize("name, rule, config, make_optimizer", RULES, ids=[r[0] for r in RULES])
-def test_update_rules_match_torch_optim(name, rule, config, make_optimizer, device_dtype, request):
-    request.node.add_marker(pytest.mark.student(name))
+@pytest.mark.parametrize("name, rule, config, make_optimizer", by_student(RULES))
+def test_update_rules_match_torch_optim(name, rule, config, make_optimizer, device_dtype):
     device, dtype = device_dtype
     w = random(7, 5, device=device, dtype=dtype)
     gradients = [random(7, 5, device=device, dtype=dtype, seed=10 + k) for k in range(10)]
@@ -354,14 +356,13 @@ def test_update_rules_match_torch_optim(name, rule, config, make_optimizer, devi
     assert rel_error(mine, w) > 1e-4, f"{name} did not move the weights"
 
 
-@pytest.mark.parametrize("name, rule, defaults", [
+@pytest.mark.parametrize("name, rule, defaults", by_student([
     ("sgd", sgd, {"learning_rate": 1e-2}),
     ("sgd_momentum", sgd_momentum, {"learning_rate": 1e-2, "momentum": 0.9}),
     ("rmsprop", rmsprop, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}),
     ("adam", adam, {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "t": 1}),
-], ids=["sgd", "sgd_momentum", "rmsprop", "adam"])
-def test_update_rule_defaults(name, rule, defaults, request):
-    request.node.add_marker(pytest.mark.student(name))
+]))
+def test_update_rule_defaults(name, rule, defaults):
     _, config = rule(random(3, 2), random(3, 2, seed=1))
     for key, value in defaults.items():
         assert config[key] == value, f"{name}: default {key} must be {value}, got {config[key]}"
