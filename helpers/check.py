@@ -18,6 +18,7 @@ import re
 import sys
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -139,6 +140,17 @@ class _Collector:
             result.failures.append(f"check {item.name} failed")
 
     @pytest.hookimpl
+    def pytest_internalerror(self, excrepr, excinfo):
+        # pytest gives up on a check file whose import raises SystemExit (sys.exit or
+        # exit() in a student's module): say so instead of reporting nothing.
+        where = next((f" in {Path(entry.path).relative_to(KIT_ROOT)}:{entry.lineno + 1}"
+                      for entry in reversed(excinfo.traceback)
+                      if KIT_ROOT / "assignment" in Path(entry.path).parents), "")
+        hint = " (remove sys.exit() / exit() from your module)" if excinfo.errisinstance(SystemExit) else ""
+        self.errors.append(f"the checks stopped{where}: {excinfo.typename}: "
+                           f"{_first_line(excinfo.value)}{hint}")
+
+    @pytest.hookimpl
     def pytest_collectreport(self, report):
         if report.failed:
             self.errors.append(f"{report.nodeid}: could not load the checks: "
@@ -170,9 +182,10 @@ def run_checks(parts=PARTS, folder="tests/assignment", required=True):
     if not files:
         return [], []
     collector = _Collector()
-    args = ["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
-            "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT), *map(str, files)]
-    pytest.main(args, plugins=[collector])
+    for path in files:  # one session per file: a file that stops pytest spares the others
+        pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
+                     "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT), str(path)],
+                    plugins=[collector])
     results = [r for r in collector.functions.values() if r.part in parts]
     stubbed = {part: still_stubbed(part) for part in parts}
     for result in results:

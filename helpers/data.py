@@ -205,7 +205,7 @@ def preprocess_cifar10(num_train=49000, num_val=1000, num_test=10000, *, flatten
     data = {}
     for name, (images, labels) in splits.items():
         if flatten:
-            images = images.reshape(images.shape[0], -1)
+            images = images.reshape(images.shape[0], PIXELS)
             if bias_trick:
                 images = torch.cat([images, images.new_ones(images.shape[0], 1)], dim=1)
         data[f"X_{name}"] = images

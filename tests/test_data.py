@@ -85,6 +85,11 @@ def test_mean_comes_from_training_only(raw, small):
     assert small["X_val"].mean(dim=0).abs().max() > 1e-3, "validation is not re-centred on itself"
 
 
+def test_empty_splits_keep_their_shape():
+    d = preprocess_cifar10(num_train=10, num_val=0, num_test=0, bias_trick=True, device="cpu")
+    assert d["X_val"].shape == (0, 3073) and d["X_test"].shape == (0, 3073)
+
+
 def test_bad_sizes_raise_value_error():
     with pytest.raises(ValueError, match="exceeds the 50,000"):
         preprocess_cifar10(num_train=49900, num_val=200, device="cpu")

@@ -1,0 +1,1 @@
+"""Speed benchmarks of the kit, side by side with torch.nn + autograd (python -m benchmarks)."""

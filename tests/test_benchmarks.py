@@ -1,0 +1,32 @@
+"""The benchmark command runs end to end (quick settings) and writes its JSON."""
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+from helpers.utils import KIT_ROOT
+
+
+def test_quick_benchmark_writes_every_figure(tmp_path):
+    env = dict(os.environ, KIT_RESULTS_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--quick"], cwd=KIT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "two-layer net vs torch.nn (s/epoch)" in result.stdout
+    figures = json.loads((tmp_path / "benchmarks.json").read_text())
+    for name in ("svm", "softmax"):
+        assert figures["losses"][name]["speedup"] > 1, f"the vectorized {name} loss beats the naive one"
+    assert figures["two_layer_net"]["kit_seconds"] > 0 and figures["two_layer_net"]["ratio"] > 0
+    assert figures["fully_connected_net"]["ratio"] > 0
+    assert figures["cifar10"]["load_and_preprocess_s"] > 0
+    assert figures["settings"]["dtype"] == "float32" and figures["settings"]["quick"] is True
+
+
+def test_cuda_without_a_gpu_is_refused(monkeypatch, capsys):
+    from benchmarks.__main__ import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    assert main(["--device", "cuda"]) == 2
+    assert "no CUDA device is available" in capsys.readouterr().err
