@@ -8,7 +8,6 @@ from assignment.fully_connected_networks import FullyConnectedNet, sgd
 from helpers import fc_experiments
 from helpers.solver import Solver, random_horizontal_flip
 from helpers.torch_twins import compare_fc_training_speed, torch_fc_net
-from tests.assignment.test_fully_connected_networks import one_thread  # noqa: F401 (autouse fixture)
 
 
 def small_data(num_train=50, num_val=20, dim=20, num_classes=5, seed=0, device="cpu"):
