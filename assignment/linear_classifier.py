@@ -25,6 +25,7 @@ import torch
 from assignment.metrics import accuracy, confusion_matrix, precision_recall
 from assignment.model_selection import cross_validate
 from helpers.gradcheck import rel_error
+from helpers.utils import time_side_by_side
 
 
 # ---------------------------------------------------------------------------
@@ -467,16 +468,7 @@ def format_grid_results(results):
 
 def _best_time(function, repeats, device):
     """Shortest wall time of ``repeats`` calls of ``function()`` (seconds)."""
-    best = math.inf
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        function()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(time_side_by_side({"call": function}, repeats, device)["call"])
 
 
 def compare_loss_implementations(naive, vectorized, W, X, y, reg, repeats=3):

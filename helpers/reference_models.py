@@ -12,8 +12,6 @@ Reference for the checks and the timing of ``assignment/two_layer_net.py``:
   same per-epoch evaluation);
 - :func:`time_per_epoch`: both training loops timed side by side, in one process.
 """
-import statistics
-import time
 import warnings
 
 import torch
@@ -22,6 +20,7 @@ from torch import nn
 
 from assignment.metrics import accuracy
 from assignment.two_layer_net import nn_forward_backward, nn_predict, nn_sgd_step, nn_train
+from helpers.utils import time_side_by_side
 
 
 def clone_params(params):
@@ -155,11 +154,6 @@ def torch_train(model, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
             "val_acc_history": val_acc_history}
 
 
-def _synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_per_epoch(params, X, y, X_val, y_val, *, learning_rate=1e-1,
                    learning_rate_decay=0.95, reg=1e-4, batch_size=200, num_epochs=1,
                    repeats=3):
@@ -167,9 +161,9 @@ def time_per_epoch(params, X, y, X_val, y_val, *, learning_rate=1e-1,
 
     Both start from copies of ``params`` and train for ``num_epochs`` epochs,
     ``repeats`` times each, alternating which goes first; the figure is the
-    median over the repeats.
+    best (least disturbed) of the repeats.
 
-    Returns a dict: ``kit_seconds``, ``torch_seconds`` (median seconds per
+    Returns a dict: ``kit_seconds``, ``torch_seconds`` (best seconds per
     epoch), ``ratio`` (kit / torch: below 1 means the hand-written net is
     faster), ``kit_runs``, ``torch_runs`` (every measurement) and ``device``,
     ``dtype``.
@@ -185,17 +179,9 @@ def time_per_epoch(params, X, y, X_val, y_val, *, learning_rate=1e-1,
     def run_torch():
         torch_train(TorchTwoLayerNet(params), X, y, X_val, y_val, **settings)
 
-    runs = {"kit": [], "torch": []}
-    for repeat in range(repeats):
-        order = (("kit", run_kit), ("torch", run_torch))
-        for name, run in order if repeat % 2 == 0 else order[::-1]:
-            _synchronize(X.device)
-            start = time.perf_counter()
-            run()
-            _synchronize(X.device)
-            runs[name].append((time.perf_counter() - start) / num_epochs)
-    kit_seconds = statistics.median(runs["kit"])
-    torch_seconds = statistics.median(runs["torch"])
+    runs = {name: [t / num_epochs for t in times] for name, times in
+            time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, X.device).items()}
+    kit_seconds, torch_seconds = min(runs["kit"]), min(runs["torch"])
     return {"kit_seconds": kit_seconds, "torch_seconds": torch_seconds,
             "ratio": kit_seconds / torch_seconds, "kit_runs": runs["kit"],
             "torch_runs": runs["torch"], "device": str(X.device),

@@ -9,12 +9,11 @@ plus ``reg * sum(W * W)`` over the weight matrices, one optimizer step per
 minibatch, then one accuracy check on ``num_train_samples`` training and all
 validation examples.
 """
-import time
-
 import torch
 from torch import nn
 
 from helpers.solver import Solver
+from helpers.utils import time_side_by_side
 
 TORCH_OPTIMIZERS = {
     "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
@@ -83,7 +82,8 @@ def compare_fc_training_speed(data, hidden_dims, update_rule="adam", learning_ra
     device and dtype are used for both), the net's hidden sizes, update rule
     name and learning rate, dropout, reg, batch size; each side trains
     ``num_epochs`` epochs, ``repeats`` times, alternating kit and twin so that
-    both see the same machine load; the best repeat of each counts.
+    both see the same machine load (``utils.time_side_by_side``); the best
+    repeat of each counts.
 
     Returns a dict: ``kit_sec_per_epoch``, ``torch_sec_per_epoch``, ``ratio``
     (kit / torch; below 1 means the kit is faster), ``kit_val_acc``,
@@ -93,35 +93,29 @@ def compare_fc_training_speed(data, hidden_dims, update_rule="adam", learning_ra
 
     X = data["X_train"]
     dtype, device = X.dtype, X.device
-    kit_times, torch_times = [], []
-    for r in range(repeats):
-        torch.manual_seed(seed + r)
+    val_acc = {}
+
+    def run_kit():
         model = FullyConnectedNet(hidden_dims, input_dim=X[0].numel(), dropout=dropout, reg=reg,
                                   weight_scale=1e-2, dtype=dtype, device=device)
         solver = Solver(model, data, update_rule=update_rule,
                         optim_config={"learning_rate": learning_rate}, batch_size=batch_size,
                         num_epochs=num_epochs, verbose=False, device=device)
         solver.train(return_best_params=False)
-        kit_times.append(solver.train_time / num_epochs)
-        kit_val_acc = solver.val_acc_history[-1]
+        val_acc["kit"] = solver.val_acc_history[-1]
 
-        torch.manual_seed(seed + r)
+    def run_torch():
         twin = torch_fc_net(hidden_dims, input_dim=X[0].numel(), dropout=dropout,
                             dtype=dtype, device=device)
         optimizer = TORCH_OPTIMIZERS[update_rule](twin.parameters(), learning_rate)
-        _sync(device)
-        start = time.time()
         for _ in range(num_epochs):
-            _, _, torch_val_acc = train_torch_epoch(twin, optimizer, data, reg=reg,
-                                                    batch_size=batch_size)
-        _sync(device)
-        torch_times.append((time.time() - start) / num_epochs)
-    kit, ref = min(kit_times), min(torch_times)
+            _, _, val_acc["torch"] = train_torch_epoch(twin, optimizer, data, reg=reg,
+                                                      batch_size=batch_size)
+
+    torch.manual_seed(seed)
+    times = time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, device)
+    kit, ref = min(times["kit"]) / num_epochs, min(times["torch"]) / num_epochs
     return {"kit_sec_per_epoch": kit, "torch_sec_per_epoch": ref, "ratio": kit / ref,
-            "kit_val_acc": kit_val_acc, "torch_val_acc": torch_val_acc,
+            "kit_val_acc": val_acc["kit"], "torch_val_acc": val_acc["torch"],
             "device": str(device), "dtype": str(dtype).replace("torch.", "")}
 
-
-def _sync(device):
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -59,6 +60,31 @@ def detect_divergence(train):
         warnings.simplefilter("always", RuntimeWarning)
         result = train()
     return result, any(issubclass(w.category, RuntimeWarning) for w in caught)
+
+
+def synchronize(device):
+    """Wait for the device's queued work (CUDA runs asynchronously); nothing on a CPU."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_side_by_side(runs, repeats=3, device="cpu"):
+    """Time competing functions fairly: ``repeats`` rounds, alternating which goes first.
+
+    Input: ``runs`` dict name -> function of no arguments. Returns dict
+    name -> list of wall times in seconds (one per round). The best (minimum)
+    time of each is the least disturbed by other programs on the machine.
+    """
+    times = {name: [] for name in runs}
+    order = list(runs.items())
+    for round_number in range(repeats):
+        for name, function in order if round_number % 2 == 0 else order[::-1]:
+            synchronize(device)
+            start = time.perf_counter()
+            function()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
 def _plain(value):
