@@ -22,7 +22,7 @@ import warnings
 
 import torch
 
-from assignment.metrics import accuracy, confusion_matrix, precision_recall
+from assignment.metrics import accuracy, classification_report
 from assignment.model_selection import cross_validate
 from helpers.gradcheck import rel_error
 from helpers.utils import time_side_by_side
@@ -506,22 +506,9 @@ def per_example_losses(loss_func, scores, y):
 
 
 def evaluate_classifier(classifier, X, y, num_classes=10):
-    """Test-set summary of any classifier with a ``predict(X)`` method.
-
-    Returns a dict: ``accuracy`` (float), ``confusion_matrix`` int64 [C, C],
-    ``precision`` and ``recall`` float64 [C], and their means
-    ``macro_precision`` and ``macro_recall`` (floats).
-    """
-    y_pred = classifier.predict(X)
-    precision, recall = precision_recall(y, y_pred, num_classes)
-    return {
-        "accuracy": accuracy(y, y_pred),
-        "confusion_matrix": confusion_matrix(y, y_pred, num_classes),
-        "precision": precision,
-        "recall": recall,
-        "macro_precision": precision.mean().item(),
-        "macro_recall": recall.mean().item(),
-    }
+    """Test-set summary of any classifier with a ``predict(X)`` method:
+    ``metrics.classification_report`` of its predictions."""
+    return classification_report(y, classifier.predict(X), num_classes)
 
 
 def format_comparison(summaries):

@@ -17,7 +17,7 @@ the study goes on.
 import torch
 
 from assignment.fully_connected_networks import FullyConnectedNet
-from assignment.metrics import accuracy, confusion_matrix, precision_recall
+from assignment.metrics import classification_report
 from helpers.solver import Solver
 
 
@@ -116,15 +116,5 @@ def predict(model, X, batch_size=1000):
 
 
 def evaluate_classifier(model, X, y, num_classes=10):
-    """Accuracy, confusion matrix and per-class precision and recall of ``model`` on ``(X, y)``.
-
-    Returns a dict: ``accuracy`` (float), ``confusion_matrix`` int64 [C, C],
-    ``precision`` and ``recall`` float64 [C], ``macro_precision`` and
-    ``macro_recall`` (floats).
-    """
-    y_pred = predict(model, X)
-    precision, recall = precision_recall(y, y_pred, num_classes)
-    return {"accuracy": accuracy(y, y_pred),
-            "confusion_matrix": confusion_matrix(y, y_pred, num_classes),
-            "precision": precision, "recall": recall,
-            "macro_precision": precision.mean().item(), "macro_recall": recall.mean().item()}
+    """``metrics.classification_report`` of ``model``'s predictions on ``(X, y)``."""
+    return classification_report(y, predict(model, X), num_classes)

@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from assignment.metrics import accuracy, confusion_matrix, precision_recall
+from assignment.metrics import accuracy, classification_report
 from assignment.two_layer_net import TwoLayerNet, nn_forward_backward, nn_predict, nn_train
 from helpers.utils import detect_divergence, reset_seed
 
@@ -62,17 +62,8 @@ def make_toy_params(input_size=4, hidden_size=10, num_classes=3, std=1e-1, seed=
 
 
 def evaluate(predict, X, y, num_classes=10):
-    """Accuracy, confusion matrix and per-class and macro precision and recall.
-
-    Inputs: ``predict`` a function from inputs [N, D] to labels [N]; X, y.
-    Returns a dict: ``accuracy``, ``macro_precision``, ``macro_recall``
-    (floats), ``precision``, ``recall`` (float64 [C]), ``confusion`` (int64 [C, C]).
-    """
-    y_pred = predict(X)
-    precision, recall = precision_recall(y, y_pred, num_classes)
-    return {"accuracy": accuracy(y, y_pred), "macro_precision": precision.mean().item(),
-            "macro_recall": recall.mean().item(), "precision": precision, "recall": recall,
-            "confusion": confusion_matrix(y, y_pred, num_classes)}
+    """``metrics.classification_report`` of ``predict(X)``, a function from inputs [N, D] to labels [N]."""
+    return classification_report(y, predict(X), num_classes)
 
 
 def comparison_table(results):

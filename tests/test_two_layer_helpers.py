@@ -80,7 +80,7 @@ def test_evaluate_and_comparison_table():
     assert abs(result["accuracy"] - 4 / 6) < 1e-12, "accuracy of 4 right out of 6"
     assert abs(result["macro_recall"] - (0.5 + 1 + 0.5) / 3) < 1e-12, "macro recall is wrong"
     assert abs(result["macro_precision"] - (0.5 + 2 / 3 + 1) / 3) < 1e-12, "macro precision"
-    assert result["confusion"].sum() == 6, "the confusion matrix counts every example"
+    assert result["confusion_matrix"].sum() == 6, "the confusion matrix counts every example"
     table = comparison_table({"model A": result, "longer model name": result})
     assert len(table.splitlines()) == 3 and "0.6667" in table, "one header and one row per model"
 
