@@ -22,8 +22,9 @@ import warnings
 
 import torch
 
-from assignment.metrics import accuracy, classification_report
+from assignment.metrics import accuracy
 from assignment.model_selection import cross_validate
+from helpers.evaluation import classification_report
 from helpers.gradcheck import rel_error
 from helpers.utils import time_side_by_side
 
@@ -507,7 +508,7 @@ def per_example_losses(loss_func, scores, y):
 
 def evaluate_classifier(classifier, X, y, num_classes=10):
     """Test-set summary of any classifier with a ``predict(X)`` method:
-    ``metrics.classification_report`` of its predictions."""
+    ``helpers.evaluation.classification_report`` of its predictions."""
     return classification_report(y, classifier.predict(X), num_classes)
 
 

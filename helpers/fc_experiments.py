@@ -17,7 +17,7 @@ the study goes on.
 import torch
 
 from assignment.fully_connected_networks import FullyConnectedNet
-from assignment.metrics import classification_report
+from helpers.evaluation import classification_report
 from helpers.solver import Solver
 
 
@@ -116,5 +116,5 @@ def predict(model, X, batch_size=1000):
 
 
 def evaluate_classifier(model, X, y, num_classes=10):
-    """``metrics.classification_report`` of ``model``'s predictions on ``(X, y)``."""
+    """``helpers.evaluation.classification_report`` of ``model``'s predictions on ``(X, y)``."""
     return classification_report(y, predict(model, X), num_classes)

@@ -7,8 +7,9 @@ import time
 
 import torch
 
-from assignment.metrics import accuracy, classification_report
+from assignment.metrics import accuracy
 from assignment.two_layer_net import TwoLayerNet, nn_forward_backward, nn_predict, nn_train
+from helpers.evaluation import classification_report
 from helpers.utils import detect_divergence, reset_seed
 
 # Hyperparameters of a parameter-study run unless a study varies them.
@@ -62,7 +63,7 @@ def make_toy_params(input_size=4, hidden_size=10, num_classes=3, std=1e-1, seed=
 
 
 def evaluate(predict, X, y, num_classes=10):
-    """``metrics.classification_report`` of ``predict(X)``, a function from inputs [N, D] to labels [N]."""
+    """``helpers.evaluation.classification_report`` of ``predict(X)``, a function from inputs [N, D] to labels [N]."""
     return classification_report(y, predict(X), num_classes)
 
 
