@@ -36,7 +36,6 @@ class FunctionResult:
 
     part: str
     name: str
-    checks: int = 0
     not_implemented: bool = False
     failures: list = field(default_factory=list)
 
@@ -126,8 +125,6 @@ class _Collector:
                 self.record(result, item, call, report)
 
     def record(self, result, item, call, report):
-        if report.when == "call":
-            result.checks += 1
         if not report.failed:
             return
         error = call.excinfo.value if call.excinfo else None

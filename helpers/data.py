@@ -211,3 +211,17 @@ def preprocess_cifar10(num_train=49000, num_val=1000, num_test=10000, *, flatten
         data[f"X_{name}"] = images
         data[f"y_{name}"] = labels.to(device)
     return data
+
+
+def subsample(data, num_train, num_val=None):
+    """The first ``num_train`` training (and ``num_val`` validation) examples of a data dict.
+
+    Other entries (e.g. the test split) are kept as they are; nothing is copied.
+    """
+    if num_train < 1:
+        raise ValueError(f"num_train must be at least 1, got {num_train}")
+    small = dict(data)
+    small["X_train"], small["y_train"] = data["X_train"][:num_train], data["y_train"][:num_train]
+    if num_val is not None:
+        small["X_val"], small["y_val"] = data["X_val"][:num_val], data["y_val"][:num_val]
+    return small

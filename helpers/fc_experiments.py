@@ -21,20 +21,6 @@ from helpers.evaluation import classification_report
 from helpers.solver import Solver
 
 
-def subsample(data, num_train, num_val=None):
-    """The first ``num_train`` training (and ``num_val`` validation) examples of a data dict.
-
-    Other entries (e.g. the test split) are kept as they are; nothing is copied.
-    """
-    if num_train < 1:
-        raise ValueError(f"num_train must be at least 1, got {num_train}")
-    small = dict(data)
-    small["X_train"], small["y_train"] = data["X_train"][:num_train], data["y_train"][:num_train]
-    if num_val is not None:
-        small["X_val"], small["y_val"] = data["X_val"][:num_val], data["y_val"][:num_val]
-    return small
-
-
 def train_fc_net(data, hidden_dims, *, update_rule="sgd", learning_rate=1e-2, weight_scale=1e-2,
                  dropout=0.0, reg=0.0, seed=0, **solver_options):
     """Build a ``FullyConnectedNet`` (dtype and device of ``data``) and train it with a ``Solver``.

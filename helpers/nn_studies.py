@@ -85,16 +85,6 @@ def append_bias_column(X):
     return torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1)
 
 
-def training_subset(data, num_train):
-    """A copy of ``data`` whose training split keeps only its first ``num_train`` examples.
-
-    The validation and test splits are unchanged (the same tensors).
-    """
-    if num_train < 1:
-        raise ValueError(f"num_train must be at least 1, got {num_train}")
-    return dict(data, X_train=data["X_train"][:num_train], y_train=data["y_train"][:num_train])
-
-
 def train_and_evaluate(data, *, hidden_size, learning_rate, learning_rate_decay, reg,
                        num_epochs, batch_size, seed=0, num_classes=10):
     """Train one ``TwoLayerNet`` on ``data`` and score it on the training and validation sets.

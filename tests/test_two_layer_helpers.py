@@ -9,10 +9,11 @@ import warnings
 import pytest
 import torch
 
+from helpers.data import subsample
 from helpers.gradcheck import rel_error
 from helpers.nn_studies import (STUDY_PARAMETERS, append_bias_column, best_value,
                                 comparison_table, evaluate, make_toy_params, make_toy_split,
-                                parameter_study, study_series, training_subset)
+                                parameter_study, study_series)
 from helpers.reference_models import (TorchTwoLayerNet, sgd_losses_side_by_side,
                                       time_per_epoch, torch_train)
 
@@ -91,9 +92,9 @@ def test_small_data_helpers():
     assert Xb.shape == (5, 4) and torch.equal(Xb[:, :3], X) and (Xb[:, 3] == 1).all(), \
         "append_bias_column appends a column of ones"
     data = make_toy_split(20, 10)
-    subset = training_subset(data, 7)
+    subset = subsample(data, 7)
     assert subset["X_train"].shape[0] == 7 and subset["X_val"] is data["X_val"], \
-        "training_subset trims only the training split"
+        "subsample trims only the training split"
     assert not (data["X_train"][:, None] == data["X_val"][None]).all(-1).any(), \
         "toy training and validation points are distinct"
 
