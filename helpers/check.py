@@ -64,8 +64,7 @@ def _describe_failure(excinfo):
         who = _first_line(error).split(":")[0]
         return f"needs {who}, which is not implemented yet"
     if isinstance(error, AssertionError):
-        message = _first_line(error) or "an assertion failed"
-        return message.split(" assert ")[0].rstrip(",") if "\nassert" in str(error) else message
+        return _first_line(error) or "an assertion failed"
     return f"{type(error).__name__}: {_first_line(error)}"
 
 
