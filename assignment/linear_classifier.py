@@ -26,7 +26,7 @@ from assignment.metrics import accuracy
 from assignment.model_selection import cross_validate
 from helpers.evaluation import classification_report
 from helpers.gradcheck import rel_error
-from helpers.utils import time_side_by_side
+from helpers.utils import time_side_by_side, timing_is_unreliable
 
 
 # ---------------------------------------------------------------------------
@@ -467,29 +467,32 @@ def format_grid_results(results):
     return "\n".join(lines)
 
 
-def _best_time(function, repeats, device):
-    """Shortest wall time of ``repeats`` calls of ``function()`` (seconds)."""
-    return min(time_side_by_side({"call": function}, repeats, device)["call"])
-
-
 def compare_loss_implementations(naive, vectorized, W, X, y, reg, repeats=3):
     """Check that two loss implementations agree and time them.
 
     Returns a dict: ``loss_error`` and ``grad_error`` (rel_error between the
     two losses and gradients), ``naive_time`` and ``vectorized_time``
     (seconds, best of ``repeats`` calls; the vectorized one gets 10x the
-    repeats since it is fast), and ``speedup`` (naive / vectorized time).
+    repeats since it is fast), ``speedup`` (naive / vectorized time), and
+    ``unreliable`` (True when the rounds disagree so much that other programs
+    must have been using the CPU: see ``helpers.utils.timing_is_unreliable``).
     """
     loss_naive, grad_naive = naive(W, X, y, reg)
     loss_vec, grad_vec = vectorized(W, X, y, reg)
-    naive_time = _best_time(lambda: naive(W, X, y, reg), repeats, X.device)
-    vectorized_time = _best_time(lambda: vectorized(W, X, y, reg), 10 * repeats, X.device)
+    times = {
+        "naive": time_side_by_side({"call": lambda: naive(W, X, y, reg)}, repeats,
+                                   X.device)["call"],
+        "vectorized": time_side_by_side({"call": lambda: vectorized(W, X, y, reg)}, 10 * repeats,
+                                        X.device)["call"],
+    }
+    naive_time, vectorized_time = min(times["naive"]), min(times["vectorized"])
     return {
         "loss_error": rel_error(loss_naive, loss_vec),
         "grad_error": rel_error(grad_naive, grad_vec),
         "naive_time": naive_time,
         "vectorized_time": vectorized_time,
         "speedup": naive_time / max(vectorized_time, 1e-12),
+        "unreliable": timing_is_unreliable(times),
     }
 
 

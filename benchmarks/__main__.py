@@ -10,6 +10,11 @@ Side by side in one process, on the same data, device, dtype and batch size:
   update rule (Adam): seconds per epoch (best of repeats) and their ratio;
 - CIFAR-10 load + preprocess time.
 
+The CPU thread count is the notebooks' choice (``helpers.utils.configure_cpu_threads``:
+one per idle core) unless ``--threads N`` fixes it. ``--hogs N`` runs N
+busy-looping processes beside the benchmark (``benchmarks.load.cpu_hogs``;
+``--hogs auto`` is one per core plus one), to measure the kit on a busy machine.
+
 Prints a table and writes ``results/benchmarks.json`` (``$KIT_RESULTS_DIR``
 if set). A ratio below 1 means the kit is faster than ``torch.nn``.
 """
@@ -23,11 +28,12 @@ import time
 import torch
 
 from assignment import linear_classifier as lc
+from benchmarks.load import cpu_hogs, default_hog_count
 from assignment.two_layer_net import TwoLayerNet
 from helpers import data as cifar
 from helpers.reference_models import time_per_epoch
 from helpers.torch_twins import compare_fc_training_speed
-from helpers.utils import reset_seed, results_dir
+from helpers.utils import configure_cpu_threads, reset_seed, results_dir
 
 
 def bench_load(repeats):
@@ -70,7 +76,10 @@ def bench_fc(data, repeats):
 
 
 def table(results):
-    lines = [f"{'benchmark':44s} {'kit':>12s} {'reference':>12s} {'ratio':>8s}"]
+    settings = results["settings"]
+    lines = [f"{settings['device']} {settings['dtype']}, {settings['threads']} CPU thread(s), "
+             f"{settings['hogs']} CPU hog(s) beside the benchmark",
+             f"{'benchmark':44s} {'kit':>12s} {'reference':>12s} {'ratio':>8s}"]
     for name, row in results["losses"].items():
         lines.append(f"{name + ' loss: vectorized vs naive (s/call)':44s} "
                      f"{row['vectorized_time']:12.5f} {row['naive_time']:12.5f} "
@@ -87,29 +96,51 @@ def table(results):
     return "\n".join(lines)
 
 
+def run_benchmarks(args, hogs):
+    """Every benchmark of the table, with the settings of ``args``; returns the results dict."""
+    threads = configure_cpu_threads(args.threads)
+    repeats = 1 if args.quick else args.repeats
+    dtype, device = getattr(torch, args.dtype), torch.device(args.device)
+    data = cifar.preprocess_cifar10(num_train=5000 if args.quick else 49000, num_val=1000,
+                                    num_test=0, dtype=dtype, device=device)
+    return {
+        "settings": {"device": args.device, "dtype": args.dtype, "quick": args.quick,
+                     "repeats": repeats, "num_train": data["X_train"].shape[0],
+                     "torch": torch.__version__, "threads": threads, "hogs": hogs,
+                     "machine": platform.processor() or platform.machine()},
+        "losses": bench_losses(data["X_train"][:500], data["y_train"][:500], max(repeats, 3)),
+        "two_layer_net": bench_two_layer(data, repeats),
+        "fully_connected_net": bench_fc(data, repeats),
+        "cifar10": bench_load(repeats),
+    }
+
+
+def hog_count(text):
+    """``--hogs`` value: a count >= 0, or ``auto`` (one per core plus one)."""
+    if text == "auto":
+        return default_hog_count()
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of hogs or 'auto', got {text!r}")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--quick", action="store_true", help="5,000 training images and 1 repeat (a smoke test)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default: one per idle core, as in the notebooks)")
+    parser.add_argument("--hogs", default=0, type=hog_count,
+                        help="busy-looping processes to run beside the benchmark (a number, or "
+                             "'auto': one per core plus one)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("benchmarks: error: --device cuda, but no CUDA device is available", file=sys.stderr)
         return 2
-    repeats = 1 if args.quick else args.repeats
-    dtype, device = getattr(torch, args.dtype), torch.device(args.device)
-    data = cifar.preprocess_cifar10(num_train=5000 if args.quick else 49000, num_val=1000,
-                                    num_test=0, dtype=dtype, device=device)
-    results = {
-        "settings": {"device": args.device, "dtype": args.dtype, "quick": args.quick, "repeats": repeats,
-                     "num_train": data["X_train"].shape[0], "torch": torch.__version__,
-                     "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine()},
-        "losses": bench_losses(data["X_train"][:500], data["y_train"][:500], max(repeats, 3)),
-        "two_layer_net": bench_two_layer(data, repeats),
-        "fully_connected_net": bench_fc(data, repeats),
-        "cifar10": bench_load(repeats),
-    }
+    with cpu_hogs(args.hogs):
+        results = run_benchmarks(args, args.hogs)
     print(table(results))
     path = results_dir() / "benchmarks.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import torch
 from assignment.fully_connected_networks import FullyConnectedNet
 from helpers.evaluation import classification_report
 from helpers.solver import Solver
+from helpers.utils import reset_seed
 
 
 def train_fc_net(data, hidden_dims, *, update_rule="sgd", learning_rate=1e-2, weight_scale=1e-2,
@@ -31,7 +32,7 @@ def train_fc_net(data, hidden_dims, *, update_rule="sgd", learning_rate=1e-2, we
     Returns the trained ``Solver`` (its ``model`` holds the best parameters).
     """
     X = data["X_train"]
-    torch.manual_seed(seed)
+    reset_seed(seed)
     model = FullyConnectedNet(hidden_dims, input_dim=X[0].numel(), dropout=dropout, reg=reg,
                               weight_scale=weight_scale, dtype=X.dtype, device=X.device)
     solver_options.setdefault("verbose", False)

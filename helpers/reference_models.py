@@ -20,7 +20,7 @@ from torch import nn
 
 from assignment.metrics import accuracy
 from assignment.two_layer_net import nn_forward_backward, nn_predict, nn_sgd_step, nn_train
-from helpers.utils import time_side_by_side
+from helpers.utils import time_side_by_side, timing_is_unreliable
 
 
 def clone_params(params):
@@ -165,8 +165,9 @@ def time_per_epoch(params, X, y, X_val, y_val, *, learning_rate=1e-1,
 
     Returns a dict: ``kit_seconds``, ``torch_seconds`` (best seconds per
     epoch), ``ratio`` (kit / torch: below 1 means the hand-written net is
-    faster), ``kit_runs``, ``torch_runs`` (every measurement) and ``device``,
-    ``dtype``.
+    faster), ``kit_runs``, ``torch_runs`` (every measurement), ``unreliable``
+    (True when the rounds disagree widely: a busy machine, see
+    ``helpers.utils.timing_is_unreliable``) and ``device``, ``dtype``.
     """
     num_iters = num_epochs * max(X.shape[0] // batch_size, 1)
     settings = {"learning_rate": learning_rate, "learning_rate_decay": learning_rate_decay,
@@ -184,5 +185,6 @@ def time_per_epoch(params, X, y, X_val, y_val, *, learning_rate=1e-1,
     kit_seconds, torch_seconds = min(runs["kit"]), min(runs["torch"])
     return {"kit_seconds": kit_seconds, "torch_seconds": torch_seconds,
             "ratio": kit_seconds / torch_seconds, "kit_runs": runs["kit"],
-            "torch_runs": runs["torch"], "device": str(X.device),
+            "torch_runs": runs["torch"], "unreliable": timing_is_unreliable(runs),
+            "device": str(X.device),
             "dtype": str(X.dtype).replace("torch.", "")}

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from helpers.solver import Solver
-from helpers.utils import time_side_by_side
+from helpers.utils import reset_seed, time_side_by_side, timing_is_unreliable
 
 TORCH_OPTIMIZERS = {
     "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
@@ -87,7 +87,9 @@ def compare_fc_training_speed(data, hidden_dims, update_rule="adam", learning_ra
 
     Returns a dict: ``kit_sec_per_epoch``, ``torch_sec_per_epoch``, ``ratio``
     (kit / torch; below 1 means the kit is faster), ``kit_val_acc``,
-    ``torch_val_acc`` (after the last repeat), ``device``, ``dtype``.
+    ``torch_val_acc`` (after the last repeat), ``unreliable`` (True when the
+    rounds disagree widely: a busy machine, see
+    ``helpers.utils.timing_is_unreliable``), ``device``, ``dtype``.
     """
     from assignment.fully_connected_networks import FullyConnectedNet
 
@@ -112,10 +114,11 @@ def compare_fc_training_speed(data, hidden_dims, update_rule="adam", learning_ra
             _, _, val_acc["torch"] = train_torch_epoch(twin, optimizer, data, reg=reg,
                                                       batch_size=batch_size)
 
-    torch.manual_seed(seed)
+    reset_seed(seed)
     times = time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, device)
     kit, ref = min(times["kit"]) / num_epochs, min(times["torch"]) / num_epochs
     return {"kit_sec_per_epoch": kit, "torch_sec_per_epoch": ref, "ratio": kit / ref,
             "kit_val_acc": val_acc["kit"], "torch_val_acc": val_acc["torch"],
+            "unreliable": timing_is_unreliable(times),
             "device": str(device), "dtype": str(dtype).replace("torch.", "")}
 

@@ -6,6 +6,7 @@ that ``python -m helpers.run_notebooks`` can print one table for all of them.
 import json
 import os
 import random
+import statistics
 import tempfile
 import time
 import warnings
@@ -16,8 +17,27 @@ import torch
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def seed_offset():
+    """The run's seed offset: ``$KIT_SEED`` (an integer), 0 when unset.
+
+    Every :func:`reset_seed` adds it, so one variable re-runs a whole notebook
+    under another seed; the kit's tests use it to measure how much a
+    notebook's results move from seed to seed.
+    """
+    value = os.environ.get("KIT_SEED", "").strip() or "0"
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"KIT_SEED must be an integer, got {value!r}") from None
+
+
 def reset_seed(seed=0):
-    """Seed Python's ``random``, torch's CPU generator and every CUDA generator."""
+    """Seed Python's ``random``, torch's CPU generator and every CUDA generator.
+
+    The seed used is ``seed + seed_offset()``: ``KIT_SEED=3`` shifts every
+    seed of a run by 3.
+    """
+    seed = seed + seed_offset()
     random.seed(seed)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
@@ -60,6 +80,87 @@ def detect_divergence(train):
         warnings.simplefilter("always", RuntimeWarning)
         result = train()
     return result, any(issubclass(w.category, RuntimeWarning) for w in caught)
+
+
+def busy_cores():
+    """How many CPU cores other programs keep busy right now (an estimate, >= 0).
+
+    On Linux, the number of runnable tasks (``procs_running`` in ``/proc/stat``,
+    this process included) is read five times over a quarter of a second and the
+    median, less this process, counts: it reacts at once, where the load average
+    takes a minute. Elsewhere the 1-minute load average is used (0 if unknown).
+    """
+    samples = []
+    for _ in range(5):
+        try:
+            with open("/proc/stat") as stat:
+                running = next(int(line.split()[1]) for line in stat
+                               if line.startswith("procs_running"))
+        except (OSError, StopIteration, ValueError, IndexError):
+            break
+        samples.append(running - 1)
+        time.sleep(0.05)
+    if samples:
+        return max(0, sorted(samples)[len(samples) // 2])
+    try:
+        return max(0, round(os.getloadavg()[0]))
+    except (AttributeError, OSError):
+        return 0
+
+
+def available_cores():
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def configure_cpu_threads(threads=None):
+    """Set PyTorch's CPU thread count for this process and return it.
+
+    ``threads`` (or ``$KIT_THREADS``) forces a count. By default the kit uses
+    one thread per *idle* core: the cores available to this process less
+    :func:`busy_cores`, at least 1 and at most PyTorch's own default.
+
+    Why: a parallel matrix product ends with its threads waiting for each
+    other. When other programs keep every core busy, one of those threads is
+    often descheduled, and the product waits for it: on 2 busy cores the
+    two-layer net's epoch took 10 to 30 times longer with 2 threads than with
+    one (README, "CPU threads"). One thread per idle core avoids that wait on a
+    busy machine and keeps the parallel speed-up on an idle one.
+    """
+    if threads is None and os.environ.get("KIT_THREADS", "").strip():
+        threads = os.environ["KIT_THREADS"]
+    if threads is not None:
+        count = int(threads)
+        if count < 1:
+            raise ValueError(f"the CPU thread count must be at least 1, got {count}")
+    else:
+        default = _DEFAULT_THREADS
+        count = max(1, min(default, available_cores() - busy_cores()))
+    torch.set_num_threads(count)
+    return count
+
+
+_DEFAULT_THREADS = torch.get_num_threads()   # PyTorch's choice, before anyone changes it
+
+
+def timing_is_unreliable(times, spread=1.5):
+    """True when some side of a timing has a median round ``spread`` times its fastest.
+
+    Input: ``times`` dict name -> list of seconds, as :func:`time_side_by_side`
+    returns. Rounds of the same work on an idle machine agree within a few
+    percent; a typical round far slower than the fastest means other programs
+    took the CPU in between, so the figures (and their ratio) are not reliable.
+    """
+    return any(len(runs) > 1 and statistics.median(runs) > spread * min(runs)
+               for runs in times.values())
+
+
+BUSY_MACHINE_NOTE = ("this machine looks busy (the rounds of one timing differ widely): "
+                     "the timing below is not reliable; close other programs and re-run "
+                     "this cell for a fair figure.")
 
 
 def synchronize(device):

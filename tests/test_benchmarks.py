@@ -30,3 +30,19 @@ def test_cuda_without_a_gpu_is_refused(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
     assert main(["--device", "cuda"]) == 2
     assert "no CUDA device is available" in capsys.readouterr().err
+
+
+def test_hog_counts_are_parsed_and_hogs_are_killed():
+    from benchmarks.__main__ import hog_count
+    from benchmarks.load import cpu_hogs, default_hog_count
+
+    assert hog_count("auto") == default_hog_count() and hog_count("2") == 2
+    try:
+        hog_count("-1")
+    except Exception as err:
+        assert "expected a number of hogs" in str(err)
+    else:
+        raise AssertionError("a negative hog count must be refused")
+    with cpu_hogs(2) as pids:
+        assert all(os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in pids), "hogs are killed at the end"

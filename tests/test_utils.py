@@ -44,3 +44,53 @@ def test_record_metrics_merges_and_converts(tmp_path, monkeypatch):
                                "quick_mode": True}
     assert metrics["nb_b"]["acc"] == 0.1
     assert not list(tmp_path.glob("*.tmp")), "no temporary file is left behind"
+
+
+def test_kit_seed_shifts_every_seed(monkeypatch):
+    monkeypatch.setenv("KIT_SEED", "2")
+    utils.reset_seed(1)
+    shifted = torch.randn(4)
+    monkeypatch.delenv("KIT_SEED")
+    utils.reset_seed(3)
+    assert torch.equal(shifted, torch.randn(4)), "KIT_SEED=2 with seed 1 is seed 3"
+    monkeypatch.setenv("KIT_SEED", "two")
+    try:
+        utils.reset_seed(0)
+    except ValueError as err:
+        assert "KIT_SEED must be an integer" in str(err)
+    else:
+        raise AssertionError("a non-integer KIT_SEED must be refused")
+
+
+def test_thread_count_can_be_forced_and_is_never_below_one(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("KIT_THREADS", "1")
+        assert utils.configure_cpu_threads() == 1 and torch.get_num_threads() == 1
+        assert utils.configure_cpu_threads(2) == 2, "an argument wins over KIT_THREADS"
+        monkeypatch.delenv("KIT_THREADS")
+        chosen = utils.configure_cpu_threads()
+        assert 1 <= chosen <= max(utils.available_cores(), 1)
+        try:
+            utils.configure_cpu_threads(0)
+        except ValueError as err:
+            assert "at least 1" in str(err)
+        else:
+            raise AssertionError("0 threads must be refused")
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_busy_cores_sees_cpu_hogs():
+    from benchmarks.load import cpu_hogs
+
+    with cpu_hogs(3):
+        import time
+        time.sleep(0.5)   # let the hogs start running
+        assert utils.busy_cores() >= 2, "three busy-looping processes keep at least 2 cores busy"
+
+
+def test_a_timing_with_scattered_rounds_is_unreliable():
+    assert not utils.timing_is_unreliable({"kit": [1.0, 1.05, 1.1], "torch": [2.0, 2.1, 2.0]})
+    assert utils.timing_is_unreliable({"kit": [1.0, 3.0, 2.9], "torch": [2.0, 2.1, 2.0]})
+    assert not utils.timing_is_unreliable({"kit": [1.0]}), "one round cannot be judged"
