@@ -4,13 +4,16 @@
 
 Runs the notebooks (full CIFAR-10 by default; ``--quick`` sets ``KIT_QUICK=1``)
 one after another with a progress line each, writes the executed copies and
-HTML reports to the output folder, and prints one table of the figures every
-notebook recorded with ``helpers.utils.record_metrics``. A failing notebook is
+HTML reports to the output folder, saves every figure as a PNG file under
+``figures/`` there, and prints one table of the figures every notebook recorded
+with ``helpers.utils.record_metrics``. A failing notebook is
 reported with its cell and error; the others still run, and the exit code is 1.
 """
 import argparse
+import base64
 import json
 import os
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -24,6 +27,9 @@ from helpers.utils import KIT_ROOT
 
 NOTEBOOK_DIR = KIT_ROOT / "notebooks"
 NOTEBOOKS = ("linear_classifier", "two_layer_net", "fully_connected_networks")
+# Kernels draw with the inline backend, so every figure is stored in the executed notebook
+# (with MPLBACKEND=Agg a figure would only appear as the text "<Figure size ...>").
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 @contextmanager
@@ -101,6 +107,37 @@ def figures_table(metrics, timings):
                      + [line(row) for row in rows])
 
 
+def slug(text):
+    """``"2. The SVM loss"`` -> ``"2-the-svm-loss"`` (letters, digits and dashes only)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "start"
+
+
+def save_figures(executed_path, folder):
+    """Write every PNG output of an executed notebook to ``folder``; returns the paths.
+
+    Files are named ``<notebook>--<section>--<n>.png``: the section is the last
+    markdown heading above the cell, ``n`` counts the figures within it.
+    """
+    notebook = nbformat.read(executed_path, as_version=4)
+    name, section, counts, paths = Path(executed_path).stem, "start", {}, []
+    for stale in Path(folder).glob(f"{name}--*.png"):   # from an earlier run
+        stale.unlink()
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            headings = re.findall(r"^#+\s+(.+)$", cell.source, flags=re.MULTILINE)
+            section = slug(headings[-1]) if headings else section
+            continue
+        for output in cell.get("outputs", []):
+            image = output.get("data", {}).get("image/png")
+            if image:
+                counts[section] = counts.get(section, 0) + 1
+                path = Path(folder) / f"{name}--{section}--{counts[section]}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(base64.b64decode(image))
+                paths.append(path)
+    return paths
+
+
 def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     """Execute ``notebooks`` (names in ``notebook_dir``), writing to ``out``.
 
@@ -109,7 +146,8 @@ def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     failures, timings = {}, {}
-    with environment(KIT_QUICK="1" if quick else "0", KIT_RESULTS_DIR=out, MPLBACKEND="Agg"):
+    with environment(KIT_QUICK="1" if quick else "0", KIT_RESULTS_DIR=out,
+                     MPLBACKEND=INLINE_BACKEND):
         for index, name in enumerate(notebooks, start=1):
             print(f"[{index}/{len(notebooks)}] {name}.ipynb ...", end=" ", flush=True)
             start = time.perf_counter()
@@ -117,6 +155,7 @@ def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
             failure = execute_notebook(Path(notebook_dir) / f"{name}.ipynb", executed, timeout)
             timings[name] = time.perf_counter() - start
             write_html(executed, out / f"{name}.html")
+            save_figures(executed, out / "figures")
             if failure:
                 failures[name] = failure
                 print(f"FAILED after {timings[name]:.0f} s: {failure}", flush=True)
@@ -145,7 +184,8 @@ def main(argv=None):
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     print()
     print(figures_table({k: v for k, v in metrics.items() if k in names}, timings))
-    print(f"\nExecuted notebooks and HTML reports: {args.out.resolve()}")
+    print(f"\nExecuted notebooks and HTML reports: {args.out.resolve()}; "
+          f"figures: {(args.out / 'figures').resolve()}")
     if failures:
         print(f"{len(failures)} notebook(s) failed: " + "; ".join(f"{n}: {f}" for n, f in failures.items()),
               file=sys.stderr)

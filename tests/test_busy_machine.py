@@ -1,5 +1,8 @@
 """Nothing a student runs fails because other programs keep the CPU busy.
 
+The same run checks that the main job's reports show their figures and save them
+as PNG files.
+
 The main job runs every notebook in quick mode while CPU hogs (one per core, plus
 one) keep every core busy, as on a student's laptop with a browser open or on a
 shared CI runner. It must pass: notebooks print timings, they never assert on them.
@@ -35,4 +38,7 @@ def test_main_job_passes_on_a_busy_machine(tmp_path):
     assert result.returncode == 0, f"a notebook failed on a busy machine:\n{result.stdout[-3000:]}"
     for name in NOTEBOOKS:
         assert (out / f"{name}.ipynb").is_file(), f"{name} was not executed"
+        report = (out / f"{name}.html").read_text()
+        assert 'src="data:image/png' in report, f"the {name} report shows no figure"
+        assert list((out / "figures").glob(f"{name}--*.png")), f"no PNG file of {name}"
     assert not any(os.path.exists(f"/proc/{pid}") for pid in hogs), "a CPU hog survived"

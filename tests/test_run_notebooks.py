@@ -37,6 +37,26 @@ def test_runs_notebooks_reports_failures_and_collects_figures(tmp_path, capsys):
     assert all(cell.execution_count for cell in executed.cells)
 
 
+def test_every_figure_is_in_the_report_and_saved_as_png(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Plots\n## 2. Loss curves"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([3, 2, 1]);"),
+        nbformat.v4.new_code_cell("plt.figure(); plt.plot([1, 2]); plt.figure(); plt.plot([2, 1]);"),
+    ]), folder / "plots.ipynb")
+    out = tmp_path / "results"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "plots--old--1.png").write_bytes(b"stale")
+    failures, _ = run_notebooks.run(["plots"], out, quick=True, notebook_dir=folder)
+
+    assert not failures
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert pngs == [f"plots--2-loss-curves--{n}.png" for n in (1, 2, 3)], pngs
+    assert all((out / "figures" / name).read_bytes().startswith(b"\x89PNG") for name in pngs)
+    assert (out / "plots.html").read_text().count('src="data:image/png') == 3
+
+
 def test_figures_table_lists_every_figure_and_time():
     table = run_notebooks.figures_table({"nb": {"test_acc": 0.41234, "per_class": [0.1]}}, {"nb": 12.34})
     assert "test_acc" in table and "0.4123" in table and "notebook_run_time_s" in table
