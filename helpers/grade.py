@@ -403,12 +403,16 @@ def score_models(ctx, sub, workdir):
 # ------------------------------------------------------------------ points ---
 
 def part_points(report, part, max_points):
-    """Points for one part: its share of passing student functions (visible and hidden checks)."""
+    """Points for one part, shared equally among its student functions: a function earns its
+    share only when all its checks pass, visible and hidden (the report lists a function once
+    per check folder)."""
     functions = report.get(part, {}).get("functions", [])
     if not functions or report[part].get("errors") or report[part].get("sandbox"):
         return 0.0
-    passed = sum(f["status"] == PASS for f in functions)
-    return round(max_points * passed / len(functions), 2)
+    passes = {}
+    for function in functions:
+        passes[function["name"]] = passes.get(function["name"], True) and function["status"] == PASS
+    return round(max_points * sum(passes.values()) / len(passes), 2)
 
 
 def feedback_text(sub, report, part_scores, model_scores, total, maximum):

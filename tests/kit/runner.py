@@ -8,7 +8,8 @@ import sys
 STUDENT_ENV = {k: v for k, v in os.environ.items() if k not in ("KIT_SAVED_DIR", "KIT_RESULTS_DIR")}
 
 
-def run_in(kit, *args, timeout=600):
-    """Run ``python *args`` with ``kit`` as the working folder; returns the CompletedProcess."""
+def run_in(kit, *args, timeout=600, env_extra=None):
+    """Run ``python *args`` with ``kit`` as the working folder (and the variables of
+    ``env_extra`` set); returns the CompletedProcess."""
     return subprocess.run([sys.executable, *args], cwd=kit, capture_output=True, text=True,
-                          timeout=timeout, env=STUDENT_ENV)
+                          timeout=timeout, env={**STUDENT_ENV, **(env_extra or {})})

@@ -252,3 +252,18 @@ def test_nothing_outside_the_temporary_folders_changed(graded):
     assert tree_digest(KIT_ROOT) == graded["source_before"]
     after = {p.name: p.read_bytes() for p in graded["folder"].iterdir()}
     assert after == graded["submissions_before"]
+
+
+def test_a_failing_hidden_check_costs_the_whole_share_of_its_function():
+    def entry(name, status, hidden):
+        return {"name": name, "status": status, "failures": [], "hidden": hidden}
+
+    names = ("accuracy", "confusion_matrix", "precision_recall")
+    visible = [entry(n, "PASS", False) for n in names]
+    hidden = [entry(n, "FAIL" if n == "confusion_matrix" else "PASS", True) for n in names]
+    report = {"metrics": {"errors": [], "functions": visible + hidden}}
+    assert grade.part_points(report, "metrics", 6) == 4.0, \
+        "two of three functions pass all their checks: 2/3 of the points, not 5/6"
+    report["metrics"]["functions"].append(entry("k_fold_indices_helper", "PASS", True))
+    assert grade.part_points(report, "metrics", 8) == 6.0, \
+        "a function with hidden checks only counts once, like every other"
