@@ -331,8 +331,9 @@ class Sandbox:
         if self.pid1_fd is not None:
             with _quiet():
                 signal.pidfd_send_signal(self.pid1_fd, signal.SIGKILL)
-        with _quiet():
-            os.killpg(self.popen.pid, signal.SIGKILL)
+        if self.popen.returncode is None or not self.protected:
+            with _quiet():  # bwrap's group; unprotected, what the command left in its group
+                os.killpg(self.popen.pid, signal.SIGKILL)
         try:
             self.popen.wait(timeout=10)
         except subprocess.TimeoutExpired:
