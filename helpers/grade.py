@@ -210,7 +210,8 @@ def run_checks_for(ctx, sub, kit, scratch):
             else:
                 report.update(part_report)
     after = fingerprint(kit)
-    changed = sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
+    changed = sorted(path for path in set(before) | set(after)
+                     if before.get(path) != after.get(path))
     if changed:
         sub.refuse("your code changed the checks or helpers: " + ", ".join(changed[:5]))
     return report
@@ -233,7 +234,8 @@ def test_set(ctx, preprocess):
 
 
 def points_for_accuracy(accuracy, thresholds):
-    """Points of the first ``[min_accuracy, points]`` pair (highest first) that ``accuracy`` reaches."""
+    """Points of the first ``[min_accuracy, points]`` pair (highest first) that ``accuracy``
+    reaches."""
     for minimum, points in sorted(thresholds, reverse=True):
         if accuracy >= minimum:
             return points
@@ -348,9 +350,11 @@ def load_rubric(path):
     rubric = json.loads(Path(path).read_text())
     missing = [p for p in PARTS if p not in rubric.get("parts", {})]
     if missing or "models" not in rubric:
-        raise ValueError(f"{path}: the rubric needs 'parts' for {', '.join(PARTS)} and a 'models' list")
+        raise ValueError(f"{path}: the rubric needs 'parts' for {', '.join(PARTS)} "
+                         "and a 'models' list")
     for spec in rubric["models"]:
-        if spec.get("kind") not in grade_models.LAYERS or spec.get("file") not in submission.SAVED_MODELS:
+        if (spec.get("kind") not in grade_models.LAYERS
+                or spec.get("file") not in submission.SAVED_MODELS):
             raise ValueError(f"{path}: model {spec.get('file')!r} needs a 'file' among "
                              f"{', '.join(submission.SAVED_MODELS)} and a 'kind' among "
                              f"{', '.join(grade_models.LAYERS)}")
@@ -419,7 +423,8 @@ def summary(rows):
     lines = [f"graded {len(rows)} submission(s); {len(failed)} scored 0 with a problem"]
     for part in PARTS:
         lines.append(f"  mean {part}: {sum(r[part] for r in rows) / len(rows):.2f}")
-    lines.append(f"  mean total: {sum(r['total'] for r in rows) / len(rows):.2f} / {rows[0]['max_total']:g}")
+    mean = sum(r["total"] for r in rows) / len(rows)
+    lines.append(f"  mean total: {mean:.2f} / {rows[0]['max_total']:g}")
     return "\n".join(lines)
 
 
@@ -431,15 +436,19 @@ def warn_unprotected():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m helpers.grade",
-                                     description="Grade a folder of submission zips into a CSV gradebook.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.grade",
+        description="Grade a folder of submission zips into a CSV gradebook.")
     parser.add_argument("folder", type=Path, help="folder holding *_submission.zip files")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
     parser.add_argument("--feedback", type=Path, help="folder for one feedback .txt per student")
     parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed for one run of the checks")
-    parser.add_argument("--memory-mb", type=int, default=6144, help="memory limit of each checks process")
-    parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH, help="points per part and per model")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds allowed for one run of the checks")
+    parser.add_argument("--memory-mb", type=int, default=6144,
+                        help="memory limit of each checks process")
+    parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH,
+                        help="points per part and per model")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (prints what is then unprotected)")
     args = parser.parse_args(argv)

@@ -77,7 +77,8 @@ def part_lines(entry, secrets):
     errors = entry.get("errors", []) + ([entry["sandbox"]] if entry.get("sandbox") else [])
     lines += [f"  error: {clean(error)}" for error in errors]
     if entry.get("log"):
-        lines += ["  last output:"] + [f"    {line}" for line in shown_output(entry["log"], secrets)]
+        shown = shown_output(entry["log"], secrets)
+        lines += ["  last output:"] + [f"    {line}" for line in shown]
     return lines
 
 

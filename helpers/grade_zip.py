@@ -212,7 +212,8 @@ def _files(manifest):
     if not isinstance(files, dict) or not 0 < len(files) <= MAX_ENTRIES:
         raise ValueError(f"'files' must be an object of 1 to {MAX_ENTRIES} entries")
     for name, digest in files.items():
-        if len(name) > MAX_NAME_CHARS or not isinstance(digest, str) or not SHA256.fullmatch(digest):
+        if (len(name) > MAX_NAME_CHARS or not isinstance(digest, str)
+                or not SHA256.fullmatch(digest)):
             raise ValueError("'files' must map file names to sha256 digests")
     return files
 
