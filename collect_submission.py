@@ -13,15 +13,17 @@ from helpers import submission
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python collect_submission.py",
                                      description="Validate your work and write <STUDENT_ID>_submission.zip.")
-    parser.add_argument("student_id", help="your student id (letters, digits, '.', '_', '-')")
+    parser.add_argument("student_id", help=f"your student id ({submission.STUDENT_ID_RULE})")
     parser.add_argument("--name", default="", help="your full name, for the manifest")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the zip (default: here)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing zip")
     args = parser.parse_args(argv)
 
     problems = []
-    if not submission.STUDENT_ID.match(args.student_id):
-        problems.append(f"student id {args.student_id!r}: use only letters, digits, '.', '_' and '-'")
+    if not submission.valid_student_id(args.student_id):
+        problems.append(f"student id {args.student_id!r}: use {submission.STUDENT_ID_RULE}")
+    if submission.name_problem(args.name):
+        problems.append(submission.name_problem(args.name))
     zip_path = args.out / submission.zip_name(args.student_id)
     if not args.out.is_dir():
         problems.append(f"{args.out}: no such folder; create it or choose another --out")

@@ -1,206 +1,61 @@
 """Instructor side: grade a folder of submission zips into a gradebook.
 
-    python -m helpers.grade SUBMISSIONS_DIR [--out grades.csv] [--feedback DIR]
-                            [--jobs N] [--timeout S] [--memory-mb M] [--rubric PATH]
+    python -m helpers.grade SUBMISSIONS_DIR [--out grades.csv] [--feedback DIR] [--jobs N]
+                            [--timeout S] [--memory-mb M] [--rubric PATH] [--no-sandbox]
 
-For every ``*_submission.zip`` (several at a time, ``--jobs``):
+For every ``*_submission.zip`` (several at a time, ``--jobs``), each on its own:
 
-1. verify the zip: only expected paths, no absolute paths, no ``..``, no
-   links, size limits, ``MANIFEST.json`` present and every sha256 matching
-   (a mismatch is reported as "modified after packaging");
+1. read the zip into memory once and verify it (``helpers.grade_zip``): the
+   file name's student id, entries and sizes before inflating, the manifest's
+   schema and every sha256;
 2. lay the student's ``assignment/*.py`` over a fresh copy of the student
-   release in a temporary folder, so the checks and helpers are the
-   instructor's own;
+   release, so the checks and helpers are the instructor's own;
 3. run the assignment checks and the hidden checks (``tests/hidden/``) in a
-   separate process with a time limit, a memory limit, capped output and no
-   network, and verify afterwards that no check or helper file was changed;
-4. load each saved model with ``weights_only=True`` into the reference
-   implementation and score it on the CIFAR-10 test split;
+   bubblewrap sandbox (``helpers.sandbox``): no network, nothing of the host
+   but the release copy (read-only), a scratch folder and Python, limits on
+   time, memory, processes and output, nothing left running afterwards;
+4. check each saved model's tensors and score it with the grader's own
+   forward pass on the CIFAR-10 test split (``helpers.grade_models``);
 5. turn the results into points with the rubric (``helpers/rubric.json``) and
-   write one CSV row per student and one feedback file per student.
+   write one CSV row and one feedback file per student (``helpers.grade_report``).
 
-What the sandbox stops: endless loops (time limit), unbounded memory
-(address-space limit), endless printing (output cap), ``sys.exit`` at import,
-network access (a network namespace where ``unshare`` is allowed, else a
-Python-level block), and writes to the checks or helpers (detected by their
-hashes). It does not stop code that rewrites the grader's objects in memory;
-hidden checks and the manifest are the defence there.
+A submission that breaks any step scores 0 with the reason; every other
+submission is still graded and the CSV is always written.
 """
 import argparse
-import contextlib
-import csv
 import hashlib
-import io
 import json
 import os
-import re
-import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from helpers import submission
-from helpers.check import PARTS, PASS
+from helpers import grade_models, grade_report, sandbox, submission
+from helpers.check import NOT_IMPLEMENTED, PARTS, PASS
+from helpers.grade_report import clean
+from helpers.grade_zip import SubmissionError, new_submission, read_capped_file, shown, verify_zip
 from helpers.release import build_release
 from helpers.utils import KIT_ROOT
 
 RUBRIC_PATH = KIT_ROOT / "helpers" / "rubric.json"
 RUNNER = KIT_ROOT / "helpers" / "grade_runner.py"
 HIDDEN_TESTS = KIT_ROOT / "tests" / "hidden"
-EXPECTED_PATH = re.compile(
-    r"^(assignment/[A-Za-z_][A-Za-z0-9_]*\.py"
-    rf"|notebooks/({'|'.join(map(re.escape, submission.NOTEBOOKS))})"
-    rf"|saved/({'|'.join(map(re.escape, submission.SAVED_MODELS))})"
-    rf"|{re.escape(submission.MANIFEST)})$")
-MAX_FILE_BYTES = 20 * 2**20
-MAX_TOTAL_BYTES = 60 * 2**20
-MAX_ENTRIES = 100
 MAX_LOG_BYTES = 16 * 2**20
+MAX_RESULT_BYTES = 4 * 2**20
+MODEL_SECONDS = 60
 PROTECTED = ("helpers", "tests", "conftest.py", "pytest.ini", "_grade_runner.py")
+STATUSES = (PASS, "FAIL", NOT_IMPLEMENTED)
 
 
-# ------------------------------------------------------------ verification ---
-
-@dataclass
-class Submission:
-    """One zip, as verified: who, when, and what is wrong with it."""
-
-    zip_path: Path
-    student_id: str = ""
-    name: str = ""
-    created_utc: str = ""
-    problems: list = field(default_factory=list)
-    fatal: bool = False   # a fatal problem means no grading at all: zero points
-
-    def refuse(self, problem):
-        self.problems.append(problem)
-        self.fatal = True
-
-
-def _is_link(info):
-    return (info.external_attr >> 16) & 0o170000 == 0o120000
-
-
-def _unsafe_path(name):
-    path = PurePosixPath(name)
-    return name.startswith(("/", "\\")) or "\\" in name or ".." in path.parts or re.match(r"^[A-Za-z]:", name)
-
-
-def verify_zip(zip_path):
-    """Check a submission zip without unpacking it; returns a ``Submission``."""
-    sub = Submission(Path(zip_path), student_id=Path(zip_path).name.removesuffix("_submission.zip"))
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as err:
-        sub.refuse(f"corrupt zip: {err}")
-        return sub
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_ENTRIES:
-            sub.refuse(f"{len(infos)} entries, more than the {MAX_ENTRIES} allowed")
-        for info in infos:
-            if _unsafe_path(info.filename):
-                sub.refuse(f"unsafe path in zip: {info.filename!r}")
-            elif _is_link(info):
-                sub.refuse(f"link in zip: {info.filename!r}")
-            elif info.is_dir():
-                continue
-            elif not EXPECTED_PATH.match(info.filename):
-                sub.problems.append(f"unexpected file ignored: {info.filename}")
-            if info.file_size > MAX_FILE_BYTES:
-                sub.refuse(f"{info.filename} is {info.file_size / 2**20:.0f} MB, over the limit")
-        if sum(info.file_size for info in infos) > MAX_TOTAL_BYTES:
-            sub.refuse("the unpacked zip would exceed the size limit")
-        if sub.fatal:
-            return sub
-        try:
-            manifest = json.loads(archive.read(submission.MANIFEST))
-            files = manifest["files"]
-        except KeyError:
-            sub.refuse("no MANIFEST.json: the zip was not made by collect_submission.py")
-            return sub
-        except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile, TypeError) as err:
-            sub.refuse(f"MANIFEST.json is unreadable: {err}")
-            return sub
-        sub.student_id = str(manifest.get("student_id") or sub.student_id)
-        sub.name = str(manifest.get("name", ""))
-        sub.created_utc = str(manifest.get("created_utc", ""))
-        file_id = Path(zip_path).name.removesuffix("_submission.zip")
-        if file_id != sub.student_id:
-            sub.problems.append(f"the file name says {file_id!r} but the manifest says {sub.student_id!r}")
-        names = {info.filename for info in infos if not info.is_dir()} - {submission.MANIFEST}
-        for name in sorted(names - set(files)):
-            if EXPECTED_PATH.match(name):
-                sub.refuse(f"{name}: modified after packaging (not in the manifest)")
-        for name, digest in sorted(files.items()):
-            if name not in names:
-                sub.refuse(f"{name}: listed in the manifest but missing from the zip")
-            else:
-                try:
-                    actual = hashlib.sha256(archive.read(name)).hexdigest()
-                except (zipfile.BadZipFile, OSError) as err:
-                    sub.refuse(f"{name}: unreadable ({err})")
-                    continue
-                if actual != digest:
-                    sub.refuse(f"{name}: modified after packaging (sha256 differs from the manifest)")
-    return sub
-
-
-def pick_newest(submissions):
-    """Group submissions by student id; the newest manifest time is graded.
-
-    Returns the list to grade; every older duplicate is named in the graded
-    one's problems.
-    """
-    by_student = {}
-    for sub in submissions:
-        by_student.setdefault(sub.student_id, []).append(sub)
-    chosen = []
-    for subs in by_student.values():
-        subs.sort(key=lambda s: (not s.fatal, s.created_utc, s.zip_path.name), reverse=True)
-        newest, older = subs[0], subs[1:]
-        if older:
-            newest.problems.append(
-                f"{len(subs)} submissions for this id: graded {newest.zip_path.name} (newest); ignored "
-                + ", ".join(f"{s.zip_path.name} ({s.created_utc or 'no time'})" for s in older))
-        chosen.append(newest)
-    return chosen
-
-
-# ----------------------------------------------------------------- sandbox ---
-
-def fingerprint(root, names=PROTECTED):
-    """sha256 of every file under ``root/<names>`` (caches excluded): dict relpath -> digest."""
-    digests = {}
-    for name in names:
-        base = Path(root) / name
-        paths = [base] if base.is_file() else sorted(base.rglob("*")) if base.is_dir() else []
-        for path in paths:
-            if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in path.parts:
-                digests[str(path.relative_to(root))] = submission.sha256_of(path)
-    return digests
-
-
-def network_isolation():
-    """The command prefix that runs a process without network, and whether Python must block it instead."""
-    for prefix in (["unshare", "--net"], ["unshare", "--net", "--map-root-user"]):
-        try:
-            if subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0:
-                return prefix, False
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return [], True
-
+# ----------------------------------------------------------------- context ---
 
 @dataclass
 class Context:
@@ -211,101 +66,152 @@ class Context:
     rubric: dict
     timeout: float
     memory_mb: int
-    net_prefix: list
-    python_blocks_network: bool
+    protected: bool = True
+    secrets: frozenset = frozenset()
     test_sets: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def make_sandbox(ctx, sub):
-    """A fresh copy of the release with the student's assignment files laid over it."""
+def hidden_sources():
+    """Source texts of the hidden checks (kept out of feedback)."""
+    if not HIDDEN_TESTS.is_dir():
+        return []
+    return [path.read_text(errors="replace") for path in sorted(HIDDEN_TESTS.rglob("*.py"))]
+
+
+# ----------------------------------------------------------------- checks ---
+
+def fingerprint(root, names=PROTECTED):
+    """sha256 of every file under ``root/<names>`` (caches excluded): dict relpath -> digest."""
+    digests = {}
+    for name in names:
+        base = Path(root) / name
+        paths = [base] if base.is_file() else sorted(base.rglob("*")) if base.is_dir() else []
+        for path in paths:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digests[str(path.relative_to(root))] = submission.sha256_of(path)
+    return digests
+
+
+def make_kit(ctx, sub):
+    """A fresh copy of the release with the student's assignment files laid over it, and an
+    empty scratch folder: ``(root, kit, scratch)``."""
     root = Path(tempfile.mkdtemp(prefix="sandbox-", dir=ctx.workdir))
-    kit = root / "kit"
+    kit, scratch = root / "kit", root / "scratch"
     shutil.copytree(ctx.release_dir, kit)
+    scratch.mkdir()
     if HIDDEN_TESTS.is_dir():
         shutil.copytree(HIDDEN_TESTS, kit / "tests" / "hidden",
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(RUNNER, kit / "_grade_runner.py")
-    with zipfile.ZipFile(sub.zip_path) as archive:
-        for filename in submission.ASSIGNMENT_FILES:
-            name = f"assignment/{filename}"
-            if name in archive.namelist():
-                (kit / name).write_bytes(archive.read(name))
-            else:
-                sub.problems.append(f"{name}: missing from the zip; its part scores 0")
-                (kit / name).unlink(missing_ok=True)
-    return root, kit
+    for filename in submission.ASSIGNMENT_FILES:
+        name = f"assignment/{filename}"
+        if name in sub.members:
+            (kit / name).write_bytes(sub.members[name])
+        else:
+            sub.note(f"{name}: missing from the zip; its part scores 0")
+            (kit / name).unlink(missing_ok=True)
+    return root, kit, scratch
 
 
-def _limits(memory_mb):
-    def apply():
-        limit = memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_LOG_BYTES, MAX_LOG_BYTES))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
-
-
-def _log_tail(path, lines=15):
+def _signal_name(code, protected):
+    """The signal that ended the checks (bwrap reports 128 + signal), or None."""
+    number = -code if code < 0 else code - 128 if protected and 128 < code < 160 else None
     try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
+        return None if number is None else signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
-def run_sandboxed(ctx, kit, parts):
-    """Run the checks of ``parts`` in ``kit``; returns ``(report or None, problem or None, log tail)``."""
-    result_path = kit.parent / f"result-{os.urandom(8).hex()}.json"
-    log_path = kit.parent / "output.log"
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(kit.parent),
-           "KIT_QUICK": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": "1", "KIT_SAVED_DIR": str(kit.parent / "saved"),
-           "KIT_RESULTS_DIR": str(kit.parent / "results"),
-           "KIT_GRADE_BLOCK_NETWORK": "1" if ctx.python_blocks_network else "0"}
-    command = [*ctx.net_prefix, sys.executable, "_grade_runner.py", str(result_path), *parts]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=kit, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                   preexec_fn=_limits(ctx.memory_mb))
-        try:
-            code = process.wait(timeout=ctx.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            return None, f"timed out after {ctx.timeout:g} s (an endless loop?)", _log_tail(log_path)
-    tail = _log_tail(log_path)
-    flooded = (log_path.stat().st_size >= MAX_LOG_BYTES or "File too large" in tail
-               or code in (120, -signal.SIGXFSZ))  # 120: Python could not flush its output
-    if flooded:
-        return None, f"the checks printed more than {MAX_LOG_BYTES // 2**20} MB of output", tail
-    if result_path.is_file() and code == 0:
-        return json.loads(result_path.read_text()), None, tail
-    if code < 0:
-        name = signal.Signals(-code).name
+def _failure(ctx, result, tail):
+    """Why a run of the checks produced no report, in words."""
+    if result.timed_out:
+        return f"timed out after {ctx.timeout:g} s (an endless loop?)"
+    if result.flooded:
+        return f"the checks printed more than {MAX_LOG_BYTES // 2**20} MB of output"
+    name = _signal_name(result.returncode, ctx.protected)
+    if name:
         why = {"SIGKILL": "was killed (out of memory?)", "SIGSEGV": "crashed the interpreter"}
-        return None, f"the checks {why.get(name, f'died with {name}')}", tail
+        return f"the checks {why.get(name, f'died with {name}')}"
     if "MemoryError" in tail:
-        return None, f"ran out of memory (limit {ctx.memory_mb} MB)", tail
-    return None, f"the checks process exited early with code {code} (sys.exit() or exit() in your code?)", tail
+        return f"ran out of memory (limit {ctx.memory_mb} MB)"
+    return (f"the checks process exited early with code {result.returncode} "
+            "(sys.exit() or exit() in your code?)")
 
 
-def run_checks_for(ctx, sub, kit):
+def _checked_function(item):
+    """One function entry of a report, checked; raises ValueError."""
+    if not isinstance(item, dict) or item.get("status") not in STATUSES:
+        raise ValueError("a function entry is malformed")
+    name, failures = item.get("name"), item.get("failures", [])
+    if not isinstance(name, str) or not isinstance(failures, list) or len(failures) > 3:
+        raise ValueError("a function entry is malformed")
+    return {"name": name[:200], "status": item["status"], "hidden": item.get("hidden") is True,
+            "failures": [str(f)[:500] for f in failures]}
+
+
+def parse_report(data, parts):
+    """The runner's report (bytes of JSON) checked against its schema; raises ValueError."""
+    report = json.loads(data.decode("utf-8"))
+    if not isinstance(report, dict) or set(report) != set(parts):
+        raise ValueError("the parts are not the ones asked for")
+    checked = {}
+    for part, entry in report.items():
+        functions, errors = entry.get("functions"), entry.get("errors")
+        if not isinstance(functions, list) or not isinstance(errors, list) or len(functions) > 200:
+            raise ValueError(f"the entry of {part} is malformed")
+        checked[part] = {"functions": [_checked_function(f) for f in functions],
+                         "errors": [str(e)[:500] for e in errors[:20]]}
+    return checked
+
+
+def read_report(scratch, parts):
+    """The report the runner wrote in ``scratch``; raises ValueError when absent or malformed."""
+    try:
+        data = read_capped_file(scratch / "result.json", MAX_RESULT_BYTES)
+        return parse_report(data, parts)
+    except (SubmissionError, ValueError, UnicodeDecodeError, RecursionError, AttributeError) as err:
+        raise ValueError(f"the checks' result file is missing or malformed ({shown(err, 100)}); "
+                         "did your code write to it?") from err
+
+
+def run_sandboxed(ctx, kit, scratch, parts):
+    """Run the checks of ``parts`` in a sandbox; returns ``(report or None, problem, output)``."""
+    (scratch / "result.json").unlink(missing_ok=True)
+    env = {"KIT_QUICK": "1", "KIT_SAVED_DIR": scratch / "saved",
+           "KIT_RESULTS_DIR": scratch / "results"}
+    limits = sandbox.Limits(seconds=ctx.timeout, memory_mb=ctx.memory_mb,
+                            output_bytes=MAX_LOG_BYTES)
+    result = sandbox.run([sys.executable, "_grade_runner.py", str(scratch / "result.json"), *parts],
+                         read_only=[kit], writable=[scratch], cwd=kit, env=env, limits=limits,
+                         protected=ctx.protected)
+    output = result.output[-65536:].decode(errors="replace")
+    if result.timed_out or result.flooded or result.returncode != 0:
+        return None, _failure(ctx, result, output), output
+    try:
+        return read_report(scratch, parts), None, output
+    except ValueError as err:
+        return None, str(err), output
+
+
+def run_checks_for(ctx, sub, kit, scratch):
     """Checks of every part; a crash or time-out is retried part by part to keep what works."""
     before = fingerprint(kit)
-    report, problem, tail = run_sandboxed(ctx, kit, list(PARTS))
+    report, problem, _ = run_sandboxed(ctx, kit, scratch, list(PARTS))
     if report is None:
-        sub.problems.append(f"all checks together: {problem}")
+        sub.note(f"all checks together: {problem}")
         report = {}
         for part in PARTS:
-            part_report, part_problem, tail = run_sandboxed(ctx, kit, [part])
+            part_report, part_problem, output = run_sandboxed(ctx, kit, scratch, [part])
             if part_report is None:
-                report[part] = {"functions": [], "errors": [], "sandbox": part_problem, "log": tail}
-                sub.problems.append(f"{part}: {part_problem}")
+                report[part] = {"functions": [], "errors": [], "sandbox": part_problem,
+                                "log": output}
+                sub.note(f"{part}: {part_problem}")
             else:
                 report.update(part_report)
-    changed = sorted(path for path, digest in fingerprint(kit).items() if before.get(path) != digest)
-    changed += sorted(set(before) - set(fingerprint(kit)))
+    after = fingerprint(kit)
+    changed = sorted(path for path in set(before) | set(after)
+                     if before.get(path) != after.get(path))
     if changed:
         sub.refuse("your code changed the checks or helpers: " + ", ".join(changed[:5]))
     return report
@@ -327,76 +233,33 @@ def test_set(ctx, preprocess):
         return ctx.test_sets[key]
 
 
-def _linear_predictions(path, X):
-    from assignment.linear_classifier import LinearClassifier
-
-    classifier = LinearClassifier().load(path, map_location="cpu")
-    return classifier.predict(X.to(classifier.W.dtype))
-
-
-def _two_layer_predictions(path, X):
-    from assignment.two_layer_net import TwoLayerNet
-
-    W1, W2 = (torch.load(path, map_location="cpu", weights_only=True)[k] for k in ("W1", "W2"))
-    net = TwoLayerNet(W1.shape[0], W1.shape[1], W2.shape[1], dtype=W1.dtype)
-    net.load(path)
-    return net.predict(X.to(W1.dtype))
-
-
-def _fully_connected_predictions(path, X, batch_size=1000):
-    from assignment.fully_connected_networks import FullyConnectedNet
-
-    params = torch.load(path, map_location="cpu", weights_only=True)["params"]
-    depth = sum(name.startswith("W") for name in params)
-    hidden_dims = [params[f"W{i}"].shape[1] for i in range(1, depth)]
-    net = FullyConnectedNet(hidden_dims, input_dim=params["W1"].shape[0],
-                            num_classes=params[f"W{depth}"].shape[1], dtype=params["W1"].dtype)
-    net.load(path)
-    X = X.to(params["W1"].dtype)
-    return torch.cat([net.loss(X[i:i + batch_size]).argmax(dim=1) for i in range(0, len(X), batch_size)])
-
-
-# How to load each kind of saved model into the reference implementation
-# (this source's own assignment code, never the student's) and predict.
-PREDICTORS = {"linear": _linear_predictions, "two_layer_net": _two_layer_predictions,
-              "fully_connected_net": _fully_connected_predictions}
-
-
-def score_model(ctx, spec, model_bytes, folder):
-    """Test accuracy of a saved model (bytes), read with ``weights_only=True``."""
-    path = Path(folder) / spec["file"]
-    path.write_bytes(model_bytes)
-    X_test, y_test = test_set(ctx, spec.get("preprocess", {}))
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-        predictions = PREDICTORS[spec["kind"]](str(path), X_test)
-    return (predictions.cpu() == y_test).to(torch.float64).mean().item()
-
-
 def points_for_accuracy(accuracy, thresholds):
-    """Points of the first ``[min_accuracy, points]`` pair (highest first) that ``accuracy`` reaches."""
+    """Points of the first ``[min_accuracy, points]`` pair (highest first) that ``accuracy``
+    reaches."""
     for minimum, points in sorted(thresholds, reverse=True):
         if accuracy >= minimum:
             return points
     return 0
 
 
-def score_models(ctx, sub, workdir):
-    """dict file -> (accuracy or None, points, note)."""
+def score_models(ctx, sub):
+    """dict file -> (accuracy or None, points, note), from the zip's verified bytes."""
     scores = {}
-    with zipfile.ZipFile(sub.zip_path) as archive:
-        names = set(archive.namelist())
-        for spec in ctx.rubric["models"]:
-            name = f"saved/{spec['file']}"
-            if name not in names:
-                scores[spec["file"]] = (None, 0, "missing")
-                continue
-            try:
-                accuracy = score_model(ctx, spec, archive.read(name), workdir)
-            except Exception as err:  # a model that cannot be scored earns no points, with the reason
-                scores[spec["file"]] = (None, 0, f"could not be scored ({type(err).__name__}: {err})")
-                continue
-            points = points_for_accuracy(accuracy, spec["thresholds"])
-            scores[spec["file"]] = (accuracy, points, f"test accuracy {accuracy:.4f}")
+    for spec in ctx.rubric["models"]:
+        data = sub.members.get(f"saved/{spec['file']}")
+        if data is None:
+            scores[spec["file"]] = (None, 0, "missing")
+            continue
+        preprocess = spec.get("preprocess", {})
+        X_test, y_test = test_set(ctx, preprocess)
+        try:
+            accuracy = grade_models.score(spec["kind"], data, X_test, y_test, preprocess,
+                                          MODEL_SECONDS)
+        except grade_models.ModelError as err:
+            scores[spec["file"]] = (None, 0, f"could not be scored: {err}")
+            continue
+        points = points_for_accuracy(accuracy, spec["thresholds"])
+        scores[spec["file"]] = (accuracy, points, f"test accuracy {accuracy:.4f}")
     return scores
 
 
@@ -415,60 +278,74 @@ def part_points(report, part, max_points):
     return round(max_points * sum(passes.values()) / len(passes), 2)
 
 
-def feedback_text(sub, report, part_scores, model_scores, total, maximum):
-    lines = [f"Feedback for {sub.student_id} ({sub.name or 'no name'}), {sub.zip_path.name}",
-             f"Total: {total:g} / {maximum:g}", ""]
-    if sub.problems:
-        lines += ["Problems:"] + [f"  - {p}" for p in sub.problems] + [""]
-    for part in PARTS:
-        entry = report.get(part, {})
-        lines.append(f"{part}: {part_scores.get(part, 0):g} points")
-        for function in entry.get("functions", []):
-            label = "hidden check of " if function["hidden"] else ""
-            why = f": {function['failures'][0]}" if function["status"] == "FAIL" and function["failures"] else ""
-            lines.append(f"  {label}{function['name']}: {function['status']}{why}")
-        for error in entry.get("errors", []) + ([entry["sandbox"]] if entry.get("sandbox") else []):
-            lines.append(f"  error: {error}")
-        if entry.get("log"):
-            lines += ["  last output:"] + [f"    {line}" for line in entry["log"].splitlines()]
-    if model_scores:
-        lines.append("saved models:")
-        for filename, (_, points, note) in model_scores.items():
-            lines.append(f"  {filename}: {points:g} points ({note})")
-    return "\n".join(lines) + "\n"
-
-
 def _plain_error(error, ctx):
+    """A check-file error in words the student can act on."""
     if "MemoryError" in error:
         return f"ran out of memory (limit {ctx.memory_mb} MB) while loading the checks"
+    if "File too large" in error:
+        return (f"the checks printed more than {sandbox.Limits().file_mb} MB of output or wrote a "
+                "file that large (endless printing?)")
     return error
+
+
+def max_total(rubric):
+    """The most points a submission can earn."""
+    return (sum(rubric["parts"].values())
+            + sum(max(points for _, points in m["thresholds"]) for m in rubric["models"]))
+
+
+def make_row(ctx, sub, part_scores, model_scores):
+    """The CSV row of one submission."""
+    row = {"student_id": clean(sub.student_id, 100), "name": clean(sub.name),
+           "zip": clean(sub.zip_name), "created_utc": clean(sub.created_utc, 40)}
+    for part in PARTS:
+        row[part] = part_scores.get(part, 0)
+    for spec in ctx.rubric["models"]:
+        row[spec["file"]] = model_scores.get(spec["file"], (None, 0, ""))[1]
+    total = round(sum(row[p] for p in PARTS) + sum(row[m["file"]] for m in ctx.rubric["models"]), 2)
+    row.update(total=total, max_total=max_total(ctx.rubric),
+               problems=clean("; ".join(sub.problems), grade_report.MAX_CELL))
+    return row
 
 
 def grade_one(ctx, sub):
     """Grade one verified submission; returns ``(row dict, feedback text)``."""
     report, model_scores = {}, {}
     if not sub.fatal:
-        root, kit = make_sandbox(ctx, sub)
+        root, kit, scratch = make_kit(ctx, sub)
         try:
-            report = run_checks_for(ctx, sub, kit)
+            report = run_checks_for(ctx, sub, kit, scratch)
             if not sub.fatal:
-                model_scores = score_models(ctx, sub, root)
+                model_scores = score_models(ctx, sub)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     for part in PARTS:  # check files that the student's code broke at import
-        sub.problems += [f"{part}: {_plain_error(error, ctx)}" for error in report.get(part, {}).get("errors", [])]
+        for error in report.get(part, {}).get("errors", []):
+            sub.note(f"{part}: {_plain_error(error, ctx)}")
     parts = ctx.rubric["parts"]
     part_scores = {} if sub.fatal else {p: part_points(report, p, parts[p]) for p in PARTS}
-    maximum = sum(parts.values()) + sum(max(pts for _, pts in m["thresholds"]) for m in ctx.rubric["models"])
-    row = {"student_id": sub.student_id, "name": sub.name, "zip": sub.zip_path.name,
-           "created_utc": sub.created_utc}
-    for part in PARTS:
-        row[part] = part_scores.get(part, 0)
-    for spec in ctx.rubric["models"]:
-        row[spec["file"]] = model_scores.get(spec["file"], (None, 0, ""))[1]
-    total = round(sum(row[p] for p in PARTS) + sum(row[m["file"]] for m in ctx.rubric["models"]), 2)
-    row.update(total=total, max_total=maximum, problems="; ".join(sub.problems))
-    return row, feedback_text(sub, report, part_scores, model_scores, total, maximum)
+    if sub.fatal:
+        model_scores = {}
+    row = make_row(ctx, sub, part_scores, model_scores)
+    feedback = grade_report.feedback_text(sub, report, part_scores, model_scores, row["total"],
+                                          row["max_total"], PARTS, ctx.secrets)
+    return row, feedback
+
+
+def grade_path(ctx, path):
+    """Verify and grade the zip at ``path``; any error becomes a 0 row with the reason."""
+    sub = None
+    try:
+        sub = verify_zip(path)
+        return sub, *grade_one(ctx, sub)
+    except Exception as err:  # one broken submission must never stop the others
+        if sub is None:
+            sub = new_submission(path)
+        sub.fatal = False
+        sub.refuse(f"the grader failed on this zip ({type(err).__name__}: {shown(err, 150)}); "
+                   "tell the course staff")
+        row = make_row(ctx, sub, {}, {})
+        return sub, row, grade_report.feedback_text(sub, {}, {}, {}, 0, row["max_total"], PARTS)
 
 
 # -------------------------------------------------------------------- main ---
@@ -477,54 +354,72 @@ def load_rubric(path):
     rubric = json.loads(Path(path).read_text())
     missing = [p for p in PARTS if p not in rubric.get("parts", {})]
     if missing or "models" not in rubric:
-        raise ValueError(f"{path}: the rubric needs 'parts' for {', '.join(PARTS)} and a 'models' list")
+        raise ValueError(f"{path}: the rubric needs 'parts' for {', '.join(PARTS)} "
+                         "and a 'models' list")
     for spec in rubric["models"]:
-        if spec.get("kind") not in PREDICTORS or spec.get("file") not in submission.SAVED_MODELS:
+        if (spec.get("kind") not in grade_models.LAYERS
+                or spec.get("file") not in submission.SAVED_MODELS):
             raise ValueError(f"{path}: model {spec.get('file')!r} needs a 'file' among "
-                             f"{', '.join(submission.SAVED_MODELS)} and a 'kind' among {', '.join(PREDICTORS)}")
+                             f"{', '.join(submission.SAVED_MODELS)} and a 'kind' among "
+                             f"{', '.join(grade_models.LAYERS)}")
     return rubric
 
 
+def feedback_name(sub, zip_path):
+    """The feedback file's name: the student id, or a hash of a bad file name."""
+    if sub.valid_id:
+        return sub.student_id
+    return "_bad-file-name-" + hashlib.sha256(os.fsencode(Path(zip_path).name)).hexdigest()[:12]
+
+
+def save_feedback(folder, sub, zip_path, text):
+    """Write one feedback file; a failure to write it is added to the row's problems."""
+    try:
+        grade_report.write_feedback(folder, feedback_name(sub, zip_path), text)
+        return None
+    except (OSError, ValueError) as err:
+        return f"feedback not written ({shown(err, 100)})"
+
+
+def grade_all(ctx, zips, feedback_dir, jobs, progress):
+    """Grade every zip (``jobs`` at a time); returns the CSV rows."""
+    rows = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(grade_path, ctx, path): path for path in zips}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
+                           unit="submission", disable=not progress):
+            sub, row, feedback = future.result()
+            if feedback_dir is not None:
+                trouble = save_feedback(feedback_dir, sub, futures[future], feedback)
+                if trouble:
+                    row["problems"] = "; ".join(filter(None, [row["problems"], trouble]))
+            rows.append(row)
+    return rows
+
+
 def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=6144,
-                 rubric_path=RUBRIC_PATH, progress=True):
-    """Grade every ``*_submission.zip`` in ``folder``; returns the list of CSV rows."""
-    zips = sorted(Path(folder).glob("*_submission.zip"))
+                 rubric_path=RUBRIC_PATH, progress=True, no_sandbox=False):
+    """Grade every ``*_submission.zip`` in ``folder``; returns the list of CSV rows.
+
+    Raises ``sandbox.SandboxUnavailable`` when bubblewrap does not work here,
+    unless ``no_sandbox``.
+    """
+    zips = sorted(Path(folder).glob(f"*{submission.ZIP_SUFFIX}"))
     if not zips:
-        raise FileNotFoundError(f"no *_submission.zip in {folder}")
+        raise FileNotFoundError(f"no *{submission.ZIP_SUFFIX} in {folder}")
     rubric = load_rubric(rubric_path)
+    if not no_sandbox:
+        sandbox.require()
     with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
         workdir = Path(workdir)
         release_dir = workdir / "release"
         build_release(release_dir)
-        net_prefix, python_blocks = network_isolation()
-        ctx = Context(workdir, release_dir, rubric, timeout, memory_mb, net_prefix, python_blocks)
-        submissions = pick_newest([verify_zip(path) for path in zips])
-        rows = []
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(grade_one, ctx, sub): sub for sub in submissions}
-            for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
-                               unit="submission", disable=not progress):
-                row, feedback = future.result()
-                rows.append(row)
-                if feedback_dir is not None:
-                    Path(feedback_dir).mkdir(parents=True, exist_ok=True)
-                    (Path(feedback_dir) / f"{row['student_id'] or 'unknown'}.txt").write_text(feedback)
+        secrets = frozenset(grade_report.secret_lines(hidden_sources()))
+        ctx = Context(workdir, release_dir, rubric, timeout, memory_mb, not no_sandbox, secrets)
+        rows = grade_all(ctx, zips, feedback_dir, jobs, progress)
     rows.sort(key=lambda r: r["student_id"])
-    write_csv(out, rows)
+    grade_report.write_csv(out, rows)
     return rows
-
-
-def write_csv(path, rows):
-    """Write the gradebook atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(buffer.getvalue())
-    os.replace(partial, path)
 
 
 def summary(rows):
@@ -532,25 +427,41 @@ def summary(rows):
     lines = [f"graded {len(rows)} submission(s); {len(failed)} scored 0 with a problem"]
     for part in PARTS:
         lines.append(f"  mean {part}: {sum(r[part] for r in rows) / len(rows):.2f}")
-    lines.append(f"  mean total: {sum(r['total'] for r in rows) / len(rows):.2f} / {rows[0]['max_total']:g}")
+    mean = sum(r["total"] for r in rows) / len(rows)
+    lines.append(f"  mean total: {mean:.2f} / {rows[0]['max_total']:g}")
     return "\n".join(lines)
 
 
+def warn_unprotected():
+    """Say on stderr what --no-sandbox leaves open."""
+    print("grade: WARNING: --no-sandbox: student code is NOT isolated:", file=sys.stderr)
+    for line in sandbox.UNPROTECTED:
+        print(f"  - {line}", file=sys.stderr)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m helpers.grade",
-                                     description="Grade a folder of submission zips into a CSV gradebook.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.grade",
+        description="Grade a folder of submission zips into a CSV gradebook.")
     parser.add_argument("folder", type=Path, help="folder holding *_submission.zip files")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
     parser.add_argument("--feedback", type=Path, help="folder for one feedback .txt per student")
     parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed for one run of the checks")
-    parser.add_argument("--memory-mb", type=int, default=6144, help="memory limit of the checks process")
-    parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH, help="points per part and per model")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds allowed for one run of the checks")
+    parser.add_argument("--memory-mb", type=int, default=6144,
+                        help="memory limit of each checks process")
+    parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH,
+                        help="points per part and per model")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap (prints what is then unprotected)")
     args = parser.parse_args(argv)
+    if args.no_sandbox:
+        warn_unprotected()
     try:
         rows = grade_folder(args.folder, args.out, args.feedback, args.jobs, args.timeout,
-                            args.memory_mb, args.rubric)
-    except (FileNotFoundError, ValueError) as err:
+                            args.memory_mb, args.rubric, no_sandbox=args.no_sandbox)
+    except (FileNotFoundError, ValueError, sandbox.SandboxUnavailable) as err:
         print(f"grade: error: {err}", file=sys.stderr)
         return 2
     print(summary(rows))

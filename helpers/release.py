@@ -54,6 +54,10 @@ INSTRUCTOR_ONLY = (
     "helpers/release.py",
     "helpers/grade.py",
     "helpers/grade_runner.py",
+    "helpers/grade_zip.py",
+    "helpers/grade_models.py",
+    "helpers/grade_report.py",
+    "helpers/sandbox.py",
     "helpers/rubric.json",
     "tests/hidden",
 )

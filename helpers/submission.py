@@ -34,12 +34,37 @@ NOTEBOOKS = ("linear_classifier.ipynb", "two_layer_net.ipynb", "fully_connected_
 SAVED_MODELS = ("svm_best.pt", "softmax_best.pt", "two_layer_net_best.pt", "fc_net_best.pt")
 MANIFEST = "MANIFEST.json"
 MAX_ZIP_BYTES = 20 * 1024 * 1024
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The one definition of a student id, for collect_submission.py and the grader alike.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+STUDENT_ID_RULE = ("only letters, digits, '.', '_' and '-', 1 to 64 characters, "
+                   "starting with a letter or digit")
+ZIP_SUFFIX = "_submission.zip"
+MAX_NAME_CHARS = 200   # the student's full name in the manifest
+
+
+def valid_student_id(text):
+    """True when ``text`` is a whole student id (see ``STUDENT_ID_RULE``)."""
+    return isinstance(text, str) and STUDENT_ID.fullmatch(text) is not None
+
+
+def name_problem(name):
+    """Why ``name`` cannot be a student's name in the manifest, or None."""
+    if len(name) > MAX_NAME_CHARS:
+        return f"--name is longer than {MAX_NAME_CHARS} characters; shorten it"
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        return "--name holds a line break or control character; use plain text"
+    return None
 
 
 def zip_name(student_id):
     """File name of a student's submission: ``<STUDENT_ID>_submission.zip``."""
-    return f"{student_id}_submission.zip"
+    return f"{student_id}{ZIP_SUFFIX}"
+
+
+def student_id_of(filename):
+    """The student id in a zip's file name ``<STUDENT_ID>_submission.zip``, or None."""
+    student_id = filename[: -len(ZIP_SUFFIX)] if filename.endswith(ZIP_SUFFIX) else ""
+    return student_id if valid_student_id(student_id) else None
 
 
 def sha256_of(path):

@@ -1,9 +1,10 @@
 """Fixtures for the tests that work on whole student kits (instructor only)."""
+import os
 import shutil
 
 import pytest
 
-from helpers import release, submission
+from helpers import release, sandbox, submission
 from helpers.run_notebooks import environment, execute_notebook
 from helpers.utils import KIT_ROOT
 
@@ -31,3 +32,13 @@ def finished_kit(tmp_path_factory):
             failure = execute_notebook(path, path, timeout=900)
             assert failure is None, f"{name} failed with the reference solutions: {failure}"
     return kit
+
+
+@pytest.fixture(scope="session")
+def working_sandbox():
+    """Skip (or, with KIT_REQUIRE_SANDBOX=1 as in CI, fail) where bubblewrap does not work."""
+    reason = sandbox.unavailable_reason()
+    if reason and os.environ.get("KIT_REQUIRE_SANDBOX") == "1":
+        pytest.fail(f"KIT_REQUIRE_SANDBOX=1 but the sandbox does not work: {reason}")
+    if reason:
+        pytest.skip(reason)

@@ -9,17 +9,22 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import socket
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from helpers import grade, release, submission
+from helpers import grade, grade_report, release, sandbox, submission
 from helpers.utils import KIT_ROOT
+from tests.kit import hostile
+from tests.kit.hostile import pack
 from tests.kit.runner import run_in
 
-TIMEOUT = 40  # seconds for one run of every check; a normal run takes about 15
+TIMEOUT = 120  # seconds for one run of every check; about 15 on an idle 2-core machine, more when busy
 
 
 def fill_in(release_text, source_text, function):
@@ -42,18 +47,6 @@ def fill_in(release_text, source_text, function):
     return "".join(out)
 
 
-def pack(kit, folder, student_id, zip_id=None, created=None):
-    """Zip ``kit`` as collect_submission would (without re-running the self-check)."""
-    files = submission.submission_files(kit)
-    manifest = submission.build_manifest(student_id, f"Student {student_id}", files,
-                                         {"summary": "not run", "lines": [], "exit_code": None})
-    if created:
-        manifest["created_utc"] = created
-    path = folder / submission.zip_name(zip_id or student_id)
-    submission.write_zip(path, files, manifest)
-    return path
-
-
 def tree_digest(root, names=("assignment", "helpers", "tests", "notebooks", "conftest.py", "pytest.ini")):
     digest = hashlib.sha256()
     for name in names:
@@ -65,7 +58,7 @@ def tree_digest(root, names=("assignment", "helpers", "tests", "notebooks", "con
 
 
 @pytest.fixture(scope="module")
-def graded(finished_kit, student_kit, tmp_path_factory):
+def graded(working_sandbox, finished_kit, student_kit, tmp_path_factory):
     """Build every kind of submission, grade the folder once; returns rows by id and more."""
     folder = tmp_path_factory.mktemp("submissions")
     work = tmp_path_factory.mktemp("work")
@@ -146,20 +139,125 @@ def graded(finished_kit, student_kit, tmp_path_factory):
         target.writestr("../../outside.py", "print('escaped')\n")
     (folder / submission.zip_name("corrupt01")).write_bytes(os.urandom(4096))
 
-    # The same id twice: an older honest zip and a newer one of stubs (named for someone else).
+    # The same id twice: an older honest zip, and a newer zip of stubs whose manifest says dup01
+    # but whose file name says other02: the file name's id wins, nothing is replaced.
     pack(variant("dup01"), folder, "dup01", created="2026-01-01T10:00:00+00:00")
     pack(variant("dup01-late", release_files_with()), folder, "dup01", zip_id="other02",
          created="2026-01-02T10:00:00+00:00")
 
+    extra = build_hostile(folder, work, variant, prepend, tmp_path_factory)
     source_before = tree_digest(KIT_ROOT)
+    decoy_before = tree_digest(extra["decoy"])
     submissions_before = {p.name: p.read_bytes() for p in folder.iterdir()}
     out = tmp_path_factory.mktemp("gradebook")
-    rows = grade.grade_folder(folder, out / "grades.csv", out / "feedback", jobs=2, timeout=TIMEOUT,
-                              memory_mb=4096, progress=False)
+    previous_cwd = os.getcwd()
+    os.environ["KIT_GRADER_SECRET"] = extra["secret"]
+    os.chdir(extra["decoy"])  # the grader runs from a kit: what /proc/<grader>/cwd would show
+    try:
+        rows = grade.grade_folder(folder, out / "grades.csv", out / "feedback", jobs=2,
+                                  timeout=TIMEOUT, memory_mb=4096, progress=False)
+        survivors = hostile_processes(extra["token"])
+    finally:
+        os.chdir(previous_cwd)
+        del os.environ["KIT_GRADER_SECRET"]
+        kill_all(hostile_processes(extra["token"]))
+        connections = accepted(extra["listeners"])
     with open(out / "grades.csv", newline="") as f:
         csv_rows = list(csv.DictReader(f))
     return {"rows": {row["student_id"]: row for row in rows}, "csv": csv_rows, "out": out,
-            "source_before": source_before, "submissions_before": submissions_before, "folder": folder}
+            "source_before": source_before, "submissions_before": submissions_before,
+            "folder": folder, "survivors": survivors, "connections": connections,
+            "decoy": extra["decoy"], "decoy_before": decoy_before, "secret": extra["secret"]}
+
+
+def build_hostile(folder, work, variant, prepend, tmp_path_factory):
+    """The zips of issue 12's attacks; returns what the tests need to check them from outside."""
+    token = f"kit-reach01-{os.urandom(4).hex()}"
+    listeners = open_listeners(tmp_path_factory.mktemp("host-sockets"))
+    port, unix_path = listeners[0].getsockname()[1], listeners[1].getsockname()
+    pack(variant("reach01", prepend("assignment/metrics.py", hostile.reach_out(token, port, unix_path))),
+         folder, "reach01")
+    pack(variant("dump01", prepend("assignment/model_selection.py", hostile.DUMP_SECRETS)),
+         folder, "dump01")
+    pack(variant("result01", prepend("assignment/metrics.py", hostile.BREAK_RESULT_FILE)),
+         folder, "result01")
+
+    def forge(kit):
+        hostile.stride_zero_two_layer_net(kit / "saved" / "two_layer_net_best.pt")
+    # Another student's id with a time far ahead, a name that is a formula and a forged
+    # feedback line, and a saved model of stride-0 views.
+    pack(variant("imposter01", forge), folder, "ref01", zip_id="imposter01",
+         created="9999-12-31T23:59:59+00:00",
+         name='=HYPERLINK("http://evil.example/?q=grades","open me")\nTotal: 100 / 100')
+    honest = variant("honest-copy")
+    bad_ids = {"traversal01": "../../escaped01", "absolute01": str(work / "absolute01-escaped"),
+               "newline01": "newline01\nTotal: 100 / 100", "longid01": "a" * 300,
+               "slash01": "slash01/evil"}
+    for zip_id, manifest_id in bad_ids.items():
+        pack(honest, folder, manifest_id, zip_id=zip_id)
+    pack(honest, folder, "longname01", name="N" * 100_000)
+    pack(honest, folder, "fileslist01", files=[])
+    hostile.pack_raw_manifest(honest, folder, "deep01", hostile.deep_manifest(honest))
+    hostile.many_entries_zip(folder / "ref01_submission.zip", folder / "entries01_submission.zip")
+    bomb = hostile.zeros_deflated(2**31 - 2**24)
+    hostile.lying_zip(folder / "bomb01_submission.zip", submission.MANIFEST, bomb, 1024)
+    for bad_name in ("..evil", "bad\nname", "=cmd|' -C calc'!A0"):
+        shutil.copy(folder / "ref01_submission.zip", folder / submission.zip_name(bad_name))
+    decoy = tmp_path_factory.mktemp("instructor") / "kit"
+    shutil.copytree(KIT_ROOT / "assignment", decoy / "assignment")
+    shutil.copytree(KIT_ROOT / "helpers", decoy / "helpers",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return {"token": token, "listeners": listeners, "decoy": decoy,
+            "secret": f"grader-secret-{os.urandom(6).hex()}"}
+
+
+def open_listeners(folder):
+    """A TCP listener on the host's 127.0.0.1 and a unix socket listener in ``folder``."""
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(folder / "host.sock"))
+    for listener in (tcp, unix):
+        listener.listen(16)
+        listener.setblocking(False)
+    return [tcp, unix]
+
+
+def accepted(listeners):
+    """How many connections reached each listener; closes them."""
+    counts = []
+    for listener in listeners:
+        count = 0
+        while True:
+            try:
+                listener.accept()[0].close()
+                count += 1
+            except BlockingIOError:
+                break
+        listener.close()
+        counts.append(count)
+    return counts
+
+
+def hostile_processes(token):
+    """Host pids whose command line holds ``token``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and token.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def kill_all(pids):
+    """Kill processes a failed test left behind (by pid: only the hostile zip's own)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def full_parts():
@@ -199,9 +297,10 @@ def test_exit_at_import_is_reported(graded):
     assert row["metrics"] == full_parts()["metrics"]
 
 
-def test_overwriting_the_checks_scores_zero(graded):
+def test_overwriting_the_checks_fails_and_changes_nothing(graded):
     row = graded["rows"]["overwrite01"]
-    assert row["total"] == 0 and "your code changed the checks or helpers" in row["problems"]
+    assert row["metrics"] == 0 and "Read-only file system" in row["problems"], row["problems"]
+    assert row["fully_connected_networks"] == full_parts()["fully_connected_networks"]
 
 
 def test_unbounded_memory_is_stopped(graded):
@@ -233,12 +332,11 @@ def test_a_corrupt_zip_scores_zero(graded):
     assert row["total"] == 0 and "corrupt zip" in row["problems"]
 
 
-def test_the_newest_of_two_submissions_counts(graded):
-    row = graded["rows"]["dup01"]
-    assert row["zip"] == "other02_submission.zip", "the newer manifest time is graded"
-    assert "2 submissions for this id" in row["problems"] and "dup01_submission.zip" in row["problems"]
-    assert "the file name says 'other02' but the manifest says 'dup01'" in row["problems"]
-    assert row["total"] < graded["rows"]["ref01"]["total"]
+def test_the_file_name_id_wins_over_the_manifest(graded):
+    dup01, other02 = graded["rows"]["dup01"], graded["rows"]["other02"]
+    assert dup01["zip"] == "dup01_submission.zip" and dup01["problems"] == ""
+    assert other02["zip"] == "other02_submission.zip" and other02["total"] < dup01["total"]
+    assert "the file name says 'other02' but the manifest says 'dup01'" in other02["problems"]
 
 
 def test_gradebook_and_feedback_files(graded):
@@ -267,3 +365,178 @@ def test_a_failing_hidden_check_costs_the_whole_share_of_its_function():
     report["metrics"]["functions"].append(entry("k_fold_indices_helper", "PASS", True))
     assert grade.part_points(report, "metrics", 8) == 6.0, \
         "a function with hidden checks only counts once, like every other"
+
+
+# ------------------------------------------------------------- issue 12 ---
+
+def feedback_of(graded, student_id):
+    return (graded["out"] / "feedback" / f"{student_id}.txt").read_text()
+
+
+def test_the_grader_kit_is_unreachable_through_proc(graded):
+    assert tree_digest(graded["decoy"]) == graded["decoy_before"], "reach01 wrote into the kit"
+    row = graded["rows"]["reach01"]
+    assert row["metrics"] == full_parts()["metrics"], row["problems"]
+
+
+def test_no_process_outlives_grading(graded):
+    assert graded["survivors"] == [], "a setsid process of reach01 outlived the grading"
+    assert graded["rows"]["ref01"]["problems"] == "", "the others are graded as usual"
+
+
+def test_other_zips_are_unreachable_while_grading(graded):
+    after = {p.name: p.read_bytes() for p in graded["folder"].iterdir()}
+    assert after == graded["submissions_before"]
+
+
+def test_host_network_and_unix_sockets_are_unreachable(graded):
+    assert graded["connections"] == [0, 0], "reach01 connected to the host (tcp, unix)"
+
+
+def test_each_zip_is_read_once_and_graded_from_its_bytes(graded, student_kit, tmp_path):
+    from helpers.grade_zip import verify_zip
+
+    path = tmp_path / "ref01_submission.zip"
+    shutil.copy(graded["folder"] / "ref01_submission.zip", path)
+    sub = verify_zip(path)
+    expected = dict(sub.members)
+    shutil.copy(graded["folder"] / "part02_submission.zip", path)  # swapped after verification
+    ctx = grade.Context(tmp_path, student_kit, {}, 10, 1024, secrets=frozenset())
+    root, kit, _ = grade.make_kit(ctx, sub)
+    for filename in submission.ASSIGNMENT_FILES:
+        assert (kit / "assignment" / filename).read_bytes() == expected[f"assignment/{filename}"]
+    shutil.rmtree(root)
+
+
+def test_feedback_quotes_no_secret_and_is_capped(graded):
+    text = feedback_of(graded, "dump01")
+    assert "last output:" in text, "dump01 crashed its part: its output is shown, capped"
+    assert max(len(line) for line in text.splitlines()) <= 220
+    assert graded["secret"] not in text and "KIT_GRADER_SECRET" not in text
+    rubric_about = json.loads(grade.RUBRIC_PATH.read_text())["_about"][:40]
+    assert rubric_about not in text and "ref01_submission.zip" not in text
+    secrets = grade_report.secret_lines(grade.hidden_sources())
+    assert not [line for line in text.splitlines() if any(s in line for s in secrets)]
+    for block in text.split("last output:")[1:]:
+        assert len([l for l in block.splitlines() if l.startswith("    ")]) <= 15
+    row = graded["rows"]["dump01"]
+    assert row["metrics"] == full_parts()["metrics"] and row["model_selection"] == 0
+
+
+def test_hidden_checks_show_only_a_verdict(graded):
+    text = feedback_of(graded, "part02")
+    hidden = [line for line in text.splitlines() if "hidden check of" in line]
+    assert hidden and all(line.split(": ", 1)[1] in ("PASS", "NOT IMPLEMENTED")
+                          or grade_report.HIDDEN_FAIL in line for line in hidden)
+
+
+def test_a_broken_result_file_costs_only_its_submission(graded):
+    row = graded["rows"]["result01"]
+    assert "result file is missing or malformed" in row["problems"]
+    assert row["metrics"] == 0, row["problems"]
+    assert row["fully_connected_networks"] == full_parts()["fully_connected_networks"]
+    assert {r["student_id"] for r in graded["csv"]} == set(graded["rows"])
+
+
+def test_a_manifest_naming_someone_else_replaces_nobody(graded):
+    ref01, imposter = graded["rows"]["ref01"], graded["rows"]["imposter01"]
+    assert ref01["zip"] == "ref01_submission.zip" and ref01["problems"] == ""
+    assert imposter["zip"] == "imposter01_submission.zip"
+    assert "the file name says 'imposter01' but the manifest says 'ref01'" in imposter["problems"]
+
+
+def test_bad_manifest_ids_stay_out_of_paths_and_text(graded):
+    feedback = graded["out"] / "feedback"
+    names = {p.name for p in feedback.iterdir()}
+    assert names == {f"{i}.txt" for i in graded["rows"] if submission.valid_student_id(i)} | \
+        {n for n in names if n.startswith("_bad-file-name-")}
+    assert not list(graded["out"].parent.rglob("escaped01*")) and not list(
+        graded["folder"].parent.rglob("absolute01-escaped*"))
+    for zip_id in ("traversal01", "absolute01", "newline01", "longid01", "slash01"):
+        row = graded["rows"][zip_id]
+        assert row["total"] == 0 and "MANIFEST.json is unreadable: 'student_id'" in row["problems"]
+
+
+def test_no_feedback_line_is_forged(graded):
+    for path in (graded["out"] / "feedback").iterdir():
+        totals = [line for line in path.read_text().splitlines() if line.startswith("Total:")]
+        assert len(totals) == 1, path.name
+    totals = [l for l in feedback_of(graded, "imposter01").splitlines() if l.startswith("Total:")]
+    assert totals == [f"Total: {graded['rows']['imposter01']['total']:g} / 100"]
+    assert "\n" not in graded["rows"]["imposter01"]["name"]
+
+
+def test_one_submission_never_stops_the_others(graded):
+    rows = graded["rows"]
+    assert rows["fileslist01"]["total"] == 0
+    assert "'files' must be an object" in rows["fileslist01"]["problems"]
+    assert rows["deep01"]["total"] == 0 and "nested" in rows["deep01"]["problems"]
+    assert rows["longid01"]["total"] == 0 and rows["slash01"]["total"] == 0
+    assert rows["ref01"]["total"] > 90 and len(graded["csv"]) == len(rows)
+
+
+def test_a_zip_bomb_is_refused_without_inflating(graded, tmp_path):
+    import tracemalloc
+    from helpers.grade_zip import verify_zip
+
+    assert graded["rows"]["bomb01"]["total"] == 0
+    tracemalloc.start()
+    sub = verify_zip(graded["folder"] / "bomb01_submission.zip")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sub.fatal and peak < 64 * 2**20, f"{peak / 2**20:.0f} MB while verifying"
+
+
+def test_stride_zero_models_are_refused_before_scoring(graded):
+    row = graded["rows"]["imposter01"]
+    assert row["two_layer_net_best.pt"] == 0 and row["softmax_best.pt"] > 0
+    assert row["two_layer_net"] == full_parts()["two_layer_net"]
+    assert "two_layer_net_best.pt: 0 points (could not be scored: W1 is a view" in \
+        feedback_of(graded, "imposter01")
+
+
+def test_many_entries_and_long_names_make_short_cells(graded):
+    entries, longname = graded["rows"]["entries01"], graded["rows"]["longname01"]
+    assert re.fullmatch(r"100\d\d\d entries, more than the 100 allowed", entries["problems"])
+    assert longname["total"] == 0 and "'name' must be text of at most 200" in longname["problems"]
+    csv_text = (graded["out"] / "grades.csv").read_text()
+    assert max(len(line) for line in csv_text.splitlines()) < 2000
+
+
+def test_csv_cells_cannot_be_formulas(graded):
+    cell = next(r["name"] for r in graded["csv"] if r["student_id"] == "imposter01")
+    assert cell.startswith("'=HYPERLINK(") and "\n" not in cell
+    starts = [v[:1] for r in graded["csv"] for v in r.values() if isinstance(v, str)]
+    assert not set(starts) & set(grade_report.FORMULA_START)
+
+
+def test_bad_file_names_get_a_zero_row_and_no_path(graded):
+    bad = [r for r in graded["rows"].values() if r["student_id"].startswith("(bad file name")]
+    assert len(bad) == 3 and all(r["total"] == 0 for r in bad)
+    assert all("\n" not in r["student_id"] for r in bad)
+    assert len(list((graded["out"] / "feedback").glob("_bad-file-name-*.txt"))) == 3
+
+
+def test_problems_stop_at_the_first_fatal_one(graded):
+    assert graded["rows"]["entries01"]["problems"].count(";") == 0
+    assert graded["rows"]["bomb01"]["problems"].count(";") == 0
+
+
+def test_the_grader_refuses_without_a_sandbox(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sandbox, "BWRAP", "bwrap-that-does-not-exist")
+    sandbox.unavailable_reason.cache_clear()
+    (tmp_path / "x_submission.zip").write_bytes(b"not a zip")
+    try:
+        code = grade.main([str(tmp_path), "--out", str(tmp_path / "grades.csv")])
+    finally:
+        monkeypatch.undo()
+        sandbox.unavailable_reason.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 2 and "apt-get install bubblewrap" in err and "--no-sandbox" in err
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_no_sandbox_says_what_is_unprotected(capsys, tmp_path):
+    code = grade.main([str(tmp_path), "--no-sandbox"])
+    err = capsys.readouterr().err
+    assert code == 2 and "NOT isolated" in err and "outlive the run" in err
