@@ -126,7 +126,7 @@ class FunctionResult:
         return text
 
 
-def _first_line(text, limit=200):
+def _first_line(text, limit=300):
     line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
     return line if len(line) <= limit else line[: limit - 3] + "..."
 

@@ -271,7 +271,7 @@ def test_loss_layer_of_a_batch_is_the_mean_of_its_examples(name):
     assert abs(float(loss) - mean_loss) < 1e-9 * max(1.0, mean_loss), \
         f"{name}: the loss of a batch of 8 ({float(loss):.4g}) is not the mean of the examples' " \
         f"losses ({mean_loss:.4g}): a sum, mean or max runs over the wrong axis. Average over " \
-        "the examples (dim 0); the max and the softmax run over the classes (dim 1)"
+        "the examples (dim 0); sum, max and softmax run over the classes (dim 1)"
     stacked = torch.cat([single[1] for single in singles]) / 8
     assert rel_error(dx, stacked) < 1e-9, \
         f"{name}: row i of dx must be the gradient of example i divided by N = 8"
@@ -290,8 +290,8 @@ def test_softmax_loss_survives_large_scores():
     loss, dx = fcn.softmax_loss(scores, y)
     assert torch.isfinite(torch.as_tensor(loss)), \
         "softmax_loss is inf when the correct class scores 1000 below the others: p[y] " \
-        "underflows to 0 and -log(0) = inf. Use log p = (x - m) - log(sum exp(x - m)) " \
-        "(m the row maximum) and never take the log of p itself"
+        "underflows to 0 and -log(0) = inf. Never take the log of p: log p = (x - m) - " \
+        "log(sum exp(x - m)), with m the row maximum"
     assert abs(float(loss) - F.cross_entropy(scores, y).item()) < 1e-6 * 1000
 
 

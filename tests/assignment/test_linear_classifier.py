@@ -99,12 +99,11 @@ def test_loss_of_a_batch_is_the_mean_of_its_examples(kind, version):
     loss, dW = loss_func(W, X, y, 0.0)
     singles = [loss_func(W, X[i:i + 1], y[i:i + 1], 0.0) for i in range(X.shape[0])]
     mean_loss = torch.stack([single[0] for single in singles]).mean()
-    times = f" ({loss.item() / mean_loss.item():.3g} times)" if mean_loss.item() else ""
+    times = f"{loss.item() / mean_loss.item():.3g} times" if mean_loss.item() else "not"
     assert rel_error(loss, mean_loss) < 1e-9, \
-        f"the loss of a batch of 12 examples ({loss.item():.4g}) is not the mean of their " \
-        f"losses one at a time ({mean_loss.item():.4g}){times}: a sum, mean or max runs over " \
-        "the wrong axis. Average over the examples (dim 0); sum, or take the max or the " \
-        "softmax, over the classes of each example (dim 1)"
+        f"the loss of a batch of 12 examples ({loss.item():.4g}) is {times} the mean of their " \
+        f"losses one at a time ({mean_loss.item():.4g}): a sum, mean or max runs over the wrong " \
+        "axis. Average over the examples (dim 0); sum, max and softmax run over the classes (dim 1)"
     mean_dW = torch.stack([single[1] for single in singles]).mean(dim=0)
     assert rel_error(dW, mean_dW) < 1e-9, \
         "dW of a batch must be the mean of the examples' dW: divide the sum over the " \
@@ -162,10 +161,9 @@ def test_softmax_loss_of_an_unlikely_class_is_finite(kind, version, device_dtype
         "the softmax loss is nan for large score differences: exp overflows. Subtract each " \
         "row's maximum score before exp"
     assert torch.isfinite(loss), \
-        "the softmax loss is inf when the correct class scores 1000 below the others: p[y] = " \
-        "exp(s[y] - m) / sum_k exp(s[k] - m) underflows to 0 and -log(0) = inf. Compute " \
-        "log p[y] = (s[y] - m) - log(sum_k exp(s[k] - m)), with m = max_k s[k], and never " \
-        "take the log of p itself"
+        "the softmax loss is inf when the correct class scores 1000 below the others: p[y] " \
+        "underflows to 0 and -log(0) = inf. Never take the log of p: log p[y] = (s[y] - m) - " \
+        "log(sum_k exp(s[k] - m)), with m = max_k s[k]"
     assert torch.isfinite(dW).all(), "dW must stay finite when the correct class is very unlikely"
     expected = F.cross_entropy(scores, y)
     assert rel_error(loss, expected) < tolerance(dtype, 1e-10), \

@@ -91,7 +91,7 @@ def test_loss_of_a_batch_is_the_mean_of_its_examples():
     assert rel_error(loss, mean_loss) < 1e-9, \
         f"the loss of a batch of 9 examples ({loss.item():.4g}) is not the mean of their losses " \
         f"one at a time ({mean_loss.item():.4g}): a sum, mean or max runs over the wrong axis. " \
-        "Average over the examples (dim 0); the max and the softmax run over the classes (dim 1)"
+        "Average over the examples (dim 0); sum, max and softmax run over the classes (dim 1)"
     for name in PARAM_NAMES:
         mean_grad = torch.stack([single[1][name] for single in singles]).mean(dim=0)
         assert rel_error(grads[name], mean_grad) < 1e-9, \
@@ -134,7 +134,7 @@ def test_loss_is_numerically_stable(device_dtype):
         "scores of +-1000 give a nan loss: exp overflows. Subtract each row's maximum score first"
     assert torch.isfinite(loss), \
         "scores of +-1000 give an inf loss: a probability underflows to 0 and -log(0) = inf. " \
-        "Use log p = (s - m) - log(sum_k exp(s_k - m)) instead of the log of p"
+        "Never take the log of p: log p = (s - m) - log(sum_k exp(s_k - m)), m the row maximum"
     assert all(torch.isfinite(g).all() for g in grads.values()), \
         "scores of +-1000 must give finite gradients (subtract the row maximum)"
     assert rel_error(loss, expected) < tolerance(dtype), "loss with large scores is wrong"
