@@ -18,7 +18,8 @@ def test_fully_connected_net_save_and_load(tmp_path):
     other.load(path)
     assert other.reg == 0.3 and other.dropout == 0.25, "load must restore reg and dropout"
     assert other.use_dropout and other.dropout_param["p"] == 0.25, "load must switch dropout on"
-    assert rel_error(other.loss(X), model.loss(X)) < 1e-12, "a loaded model must give the same scores"
+    assert rel_error(other.loss(X), model.loss(X)) < 1e-12, \
+        "a loaded model must give the same scores"
     assert isinstance(torch.load(path, weights_only=True), dict), "the file must be a plain dict"
 
 

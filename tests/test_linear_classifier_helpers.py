@@ -19,7 +19,8 @@ def test_compare_loss_implementations_reports_agreement_and_times():
     report = lc.compare_loss_implementations(lc.svm_loss_naive, lc.svm_loss_vectorized, W, X, y,
                                              0.01, repeats=1)
     assert report["loss_error"] < 1e-9 and report["grad_error"] < 1e-9, f"report {report}"
-    assert report["naive_time"] > 0 and report["vectorized_time"] > 0, f"times must be positive: {report}"
+    assert report["naive_time"] > 0 and report["vectorized_time"] > 0, \
+        f"times must be positive: {report}"
 
 
 @pytest.mark.parametrize("kind", ["svm", "softmax"])
@@ -31,7 +32,8 @@ def test_classifier_trains_saves_and_loads(kind, tmp_path):
     W, Xb, yb = random_problem("cpu", torch.float64, num_classes=3, dim=6)
     loss, dW = classifier.loss(W, Xb, yb, 0.1)
     expected_loss, expected_dW = vectorized(W, Xb, yb, 0.1)
-    assert loss == expected_loss and torch.equal(dW, expected_dW), f"{cls.__name__}.loss uses the {kind} loss"
+    assert loss == expected_loss and torch.equal(dW, expected_dW), \
+        f"{cls.__name__}.loss uses the {kind} loss"
     torch.manual_seed(0)
     history = classifier.train(X, y, learning_rate=1e-2, num_iters=100, batch_size=32)
     assert len(history) == 100, "train returns the loss history"
@@ -52,8 +54,10 @@ def test_grid_search_marks_diverged_settings():
     assert results["diverged"][1].all() and results["mean_acc"][1].isnan().all(), \
         "learning rate 1e20 must be marked diverged with a NaN mean"
     assert not results["diverged"][0].any(), "learning rate 1e-2 must not diverge"
-    assert (results["mean_acc"][0] > 0.9).all(), f"separable data: CV accuracy {results['mean_acc'][0]}"
-    assert results["best_lr"] == 1e-2, f"the best setting must be a finite one, got {results['best_lr']}"
+    assert (results["mean_acc"][0] > 0.9).all(), \
+        f"separable data: CV accuracy {results['mean_acc'][0]}"
+    assert results["best_lr"] == 1e-2, \
+        f"the best setting must be a finite one, got {results['best_lr']}"
     assert results["best_mean_acc"] == results["mean_acc"].nan_to_num(-1).max().item()
     table = lc.format_grid_results(results)
     assert table.count("diverged") == 2 and "<- best" in table, f"table:\n{table}"
@@ -67,7 +71,8 @@ def test_evaluate_classifier_summarises_predictions():
     summary = lc.evaluate_classifier(Fixed(), None, torch.tensor([0, 1, 2, 2]), num_classes=3)
     assert summary["accuracy"] == 0.75, f"accuracy {summary['accuracy']}"
     assert summary["confusion_matrix"].tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
-    assert abs(summary["macro_precision"] - (1 + 0.5 + 1) / 3) < 1e-12, "macro precision is the mean"
+    assert abs(summary["macro_precision"] - (1 + 0.5 + 1) / 3) < 1e-12, \
+        "macro precision is the mean"
     assert abs(summary["macro_recall"] - (1 + 1 + 0.5) / 3) < 1e-12, "macro recall is the mean"
     assert "macro recall" in lc.format_comparison({"a": summary, "b": summary})
 

@@ -148,7 +148,8 @@ def test_training_on_toy_data_learns(device_dtype):
         "accuracies are recorded once per epoch (120 / 30 = 4 iterations)"
     assert stats["val_acc_history"][-1] > 0.9 > stats["val_acc_history"][0] - 0.3, \
         f"val accuracy should rise above 0.9, got {stats['val_acc_history'][-1]:.2f}"
-    assert (net.predict(X_val) == y_val).double().mean() > 0.9, "the trained net should fit the blobs"
+    assert (net.predict(X_val) == y_val).double().mean() > 0.9, \
+        "the trained net should fit the blobs"
 
 
 def test_learning_rate_decays_once_per_epoch():

@@ -63,8 +63,9 @@ def affine(x, w, b):
 
 def linear_problem(device="cpu", dtype=F64):
     """x [4, 2, 3] (flattened to D = 6), w [6, 5], b [5], dout [4, 5]."""
-    return (random(4, 2, 3, device=device, dtype=dtype), random(6, 5, device=device, dtype=dtype, seed=1),
-            random(5, device=device, dtype=dtype, seed=2), random(4, 5, device=device, dtype=dtype, seed=3))
+    shapes = [(4, 2, 3), (6, 5), (5,), (4, 5)]
+    return tuple(random(*shape, device=device, dtype=dtype, seed=seed)
+                 for seed, shape in enumerate(shapes))
 
 
 # ---------------------------------------------------------------------------
@@ -89,9 +90,11 @@ def test_linear_backward_shapes():
     assert db.shape == b.shape, \
         f"db must have shape [M] = {tuple(b.shape)}, got {tuple(db.shape)}: sum dout over the " \
         "examples of the batch (dim 0)"
-    assert dw.shape == w.shape, f"dw must have shape [D, M] = {tuple(w.shape)}, got {tuple(dw.shape)}"
+    assert dw.shape == w.shape, \
+        f"dw must have shape [D, M] = {tuple(w.shape)}, got {tuple(dw.shape)}"
     assert dx.shape == x.shape, \
-        f"dx must have the shape of x {tuple(x.shape)}, got {tuple(dx.shape)}: reshape dout w^T like x"
+        f"dx must have the shape of x {tuple(x.shape)}, got {tuple(dx.shape)}: " \
+        "reshape dout w^T like x"
 
 
 @pytest.mark.student("Linear.backward")
@@ -99,7 +102,8 @@ def test_linear_backward_matches_autograd(device_dtype):
     device, dtype = device_dtype
     x, w, b, dout = linear_problem(device, dtype)
     grads = fcn.Linear.backward(dout, (x, w, b))
-    for name, mine, theirs in zip(("dx", "dw", "db"), grads, autograd_grads(affine, x, w, b, dout=dout)):
+    expected = autograd_grads(affine, x, w, b, dout=dout)
+    for name, mine, theirs in zip(("dx", "dw", "db"), grads, expected):
         err = rel_error(mine, theirs)
         assert err < tolerance(dtype), f"Linear.backward {name} differs from autograd: rel_error {err:.2e}"
 
@@ -109,7 +113,8 @@ def test_linear_backward_numeric_and_without_dx():
     x, w, b = random(3, 2, 2), random(4, 3, seed=1), random(3, seed=2)
     dout = random(3, 3, seed=3)
     dx, dw, db = fcn.Linear.backward(dout, (x, w, b))
-    for name, mine, theirs in zip(("dx", "dw", "db"), (dx, dw, db), numeric_grads(affine, x, w, b, dout=dout)):
+    numeric = numeric_grads(affine, x, w, b, dout=dout)
+    for name, mine, theirs in zip(("dx", "dw", "db"), (dx, dw, db), numeric):
         err = rel_error(mine, theirs)
         assert err < 1e-7, f"Linear.backward {name} differs from the numeric gradient: rel_error {err:.2e}"
     no_dx, dw2, db2 = fcn.Linear.backward(dout, (x, w, b), need_dx=False)
@@ -131,7 +136,8 @@ def test_relu_forward(device_dtype):
 @pytest.mark.student("ReLU.backward")
 def test_relu_backward_matches_autograd_and_numeric(device_dtype):
     device, dtype = device_dtype
-    x, dout = random(5, 7, device=device, dtype=dtype), random(5, 7, device=device, dtype=dtype, seed=1)
+    x = random(5, 7, device=device, dtype=dtype)
+    dout = random(5, 7, device=device, dtype=dtype, seed=1)
     dx = fcn.ReLU.backward(dout, x)   # the cache of ReLU.forward is its input
     (ref,) = autograd_grads(torch.relu, x, dout=dout)
     assert rel_error(dx, ref) < tolerance(dtype), \
@@ -146,8 +152,9 @@ def linear_relu(x, w, b):
 
 
 def linear_relu_problem(device="cpu", dtype=F64):
-    return (random(3, 4, device=device, dtype=dtype), random(4, 5, device=device, dtype=dtype, seed=1),
-            random(5, device=device, dtype=dtype, seed=2), random(3, 5, device=device, dtype=dtype, seed=3))
+    shapes = [(3, 4), (4, 5), (5,), (3, 5)]
+    return tuple(random(*shape, device=device, dtype=dtype, seed=seed)
+                 for seed, shape in enumerate(shapes))
 
 
 def check_linear_relu_forward(device, dtype):
@@ -231,7 +238,8 @@ def test_dropout_seed_gives_the_same_mask():
     out1, _ = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 7})
     out2, _ = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 7})
     out3, _ = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 8})
-    assert torch.equal(out1, out2), "the same seed must give the same dropout mask: use the generator"
+    assert torch.equal(out1, out2), \
+        "the same seed must give the same dropout mask: draw it with the given generator"
     assert not torch.equal(out1, out3), "different seeds must give different masks"
     with pytest.raises(ValueError):
         fcn.Dropout.forward(x, {"mode": "train", "p": 1.0})
@@ -386,7 +394,8 @@ def test_two_layer_net_initialization(device_dtype):
     model = fcn.TwoLayerNet(input_dim=300, hidden_dim=200, num_classes=10, weight_scale=1e-2,
                             dtype=dtype, device=device)
     shapes = {"W1": (300, 200), "b1": (200,), "W2": (200, 10), "b2": (10,)}
-    assert set(model.params) == set(shapes), f"params must be W1, b1, W2, b2, got {sorted(model.params)}"
+    assert set(model.params) == set(shapes), \
+        f"params must be W1, b1, W2, b2, got {sorted(model.params)}"
     for k, shape in shapes.items():
         v = model.params[k]
         assert tuple(v.shape) == shape and v.dtype == dtype and v.device.type == torch.device(device).type, \
@@ -465,7 +474,8 @@ def test_fully_connected_net_regularization():
 
 
 @pytest.mark.student("FullyConnectedNet.loss")
-@pytest.mark.parametrize("hidden_dims, reg", [([5], 0.0), ([6, 5], 3.14), ([4, 5, 6], 0.0), ([], 0.5)])
+@pytest.mark.parametrize("hidden_dims, reg",
+                         [([5], 0.0), ([6, 5], 3.14), ([4, 5, 6], 0.0), ([], 0.5)])
 def test_fully_connected_net_loss_and_gradients(hidden_dims, reg):
     model = fc_model(hidden_dims, reg)
     check_net_against_autograd(model, FC_X, FC_Y)
@@ -476,8 +486,8 @@ def test_fully_connected_net_loss_and_gradients(hidden_dims, reg):
 def check_net_with_dropout(p):
     model = fc_model([6, 5], 0.1, dropout=p)
     # the net's masks are those of the Dropout layer with the same seed
-    masks = [fcn.Dropout.forward(torch.ones(5, h, dtype=F64), {"mode": "train", "p": p, "seed": 42})[0]
-             for h in (6, 5)]
+    param = {"mode": "train", "p": p, "seed": 42}
+    masks = [fcn.Dropout.forward(torch.ones(5, h, dtype=F64), param)[0] for h in (6, 5)]
     check_net_against_autograd(model, FC_X, FC_Y, masks=masks)
     plain = fcn.FullyConnectedNet([6, 5], input_dim=7, num_classes=3, dtype=F64)
     plain.params = model.params
@@ -523,17 +533,20 @@ def test_adam_first_step_is_bias_corrected():
         assert rel_error(mine, uncorrected) > 1e-6, \
             "adam has no bias correction: use m_hat = m / (1 - beta1^t) and " \
             "v_hat = v / (1 - beta2^t) in the step, with t = 1 at the first step"
-    assert rel_error(mine, expected) < 1e-6, \
-        f"adam's first step differs from torch.optim.Adam: rel_error {rel_error(mine, expected):.2e}"
-    assert config.get("t") == 1, f"after the first step config['t'] must be 1, got {config.get('t')}"
+    err = rel_error(mine, expected)
+    assert err < 1e-6, f"adam's first step differs from torch.optim.Adam: rel_error {err:.2e}"
+    assert config.get("t") == 1, \
+        f"after the first step config['t'] must be 1, got {config.get('t')}"
 
 
 RULES = [
     # name, config, torch.optim factory
     ("sgd", {"learning_rate": 1e-2}, lambda p: torch.optim.SGD(p, lr=1e-2)),
     ("sgd_momentum", {"learning_rate": 1e-2}, lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9)),
-    ("rmsprop", {"learning_rate": 1e-2}, lambda p: torch.optim.RMSprop(p, lr=1e-2, alpha=0.99, eps=1e-8)),
-    ("adam", {"learning_rate": 1e-3}, lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
+    ("rmsprop", {"learning_rate": 1e-2},
+     lambda p: torch.optim.RMSprop(p, lr=1e-2, alpha=0.99, eps=1e-8)),
+    ("adam", {"learning_rate": 1e-3},
+     lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
 ]
 
 
@@ -589,7 +602,8 @@ def check_solver_instance():
     torch.manual_seed(0)
     solver = fcn.create_solver_instance(clustered_data(2000, 200), torch.float32, "cpu")
     assert isinstance(solver, Solver), "create_solver_instance must return the Solver"
-    assert isinstance(solver.model, fcn.TwoLayerNet), "create_solver_instance must train a TwoLayerNet"
+    assert isinstance(solver.model, fcn.TwoLayerNet), \
+        "create_solver_instance must train a TwoLayerNet"
     assert solver.loss_history, "create_solver_instance must return a trained Solver (call train())"
     assert solver.best_val_acc > 0.9, \
         f"on easy clustered data the net should reach 0.9 validation accuracy, got {solver.best_val_acc:.3f}"

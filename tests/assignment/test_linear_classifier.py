@@ -87,7 +87,8 @@ def test_loss_is_a_scalar_and_dW_is_like_W(kind, version, device_dtype):
     W, X, y = random_problem(device, dtype)
     loss, dW = LOSSES[kind][version](W, X, y, 0.1)
     assert torch.is_tensor(loss) and loss.dim() == 0, \
-        f"the loss must be a 0-dim tensor, got {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}"
+        f"the loss must be a 0-dim tensor, got {type(loss).__name__} " \
+        f"{tuple(getattr(loss, 'shape', ()))}"
     assert dW.shape == W.shape and dW.dtype == dtype and dW.device == W.device, \
         f"dW must have W's shape, dtype and device, got {tuple(dW.shape)} {dW.dtype} {dW.device}"
 
@@ -124,7 +125,8 @@ def test_regularization_adds_reg_W_squared_and_its_gradient(kind, version):
     assert rel_error(dW_reg, dW_plain) > 1e-6, \
         "dW misses the regularization gradient: the loss adds reg * sum(W * W), so dW must " \
         "add its derivative 2 * reg * W"
-    assert rel_error(added, reg * W) > 1e-6, "the regularization gradient is 2 * reg * W, not reg * W"
+    assert rel_error(added, reg * W) > 1e-6, \
+        "the regularization gradient is 2 * reg * W, not reg * W"
     assert rel_error(added, 2 * reg * W) < 1e-9, \
         "the regularization must add exactly 2 * reg * W to dW (and nothing else)"
 
@@ -261,7 +263,8 @@ def test_one_sgd_step_moves_against_the_gradient():
     W0 = torch.full((6, 3), 0.5, dtype=torch.float64)
     W, history = lc.train_linear_classifier(square_loss, W0, X, y, learning_rate=0.1,
                                             num_iters=1, batch_size=10)
-    assert history == [pytest.approx(4.5)], f"the history must hold the loss before the step: {history}"
+    assert history == [pytest.approx(4.5)], \
+        f"the history must hold the loss before the step: {history}"
     assert torch.allclose(W, torch.full_like(W0, 0.4)), \
         "one SGD step must give W - learning_rate * dW (here 0.5 - 0.1 * 1.0 = 0.4), " \
         f"got {W[0, 0].item():.4g}"
@@ -294,7 +297,8 @@ def test_training_with_your_sample_batch_separates_blobs():
                                             learning_rate=1e-2, reg=1e-4, num_iters=200,
                                             batch_size=32)
     start, end = sum(history[:10]) / 10, sum(history[-10:]) / 10
-    assert end < 0.5 * start, f"with your sample_batch the loss should fall: {start:.3f} -> {end:.3f}"
+    assert end < 0.5 * start, \
+        f"with your sample_batch the loss should fall: {start:.3f} -> {end:.3f}"
     acc = ((X @ W).argmax(dim=1) == y).double().mean().item()
     assert acc > 0.95, f"with your sample_batch the training accuracy is only {acc:.3f}"
 

@@ -101,7 +101,8 @@ def test_precision_recall_match_definitions(device):
     assert matches or not swapped, \
         "precision and recall are swapped: precision = TP / (column sum of the confusion " \
         "matrix: all predictions of c), recall = TP / (row sum: all true examples of c)"
-    assert matches, f"precision {precision.tolist()} differs from TP / (TP + FP): {expected_precision}"
+    assert matches, \
+        f"precision {precision.tolist()} differs from TP / (TP + FP): {expected_precision}"
     assert torch.allclose(recall.cpu(), torch.tensor(expected_recall, dtype=torch.float64)), \
         f"recall {recall.tolist()} differs from TP / (TP + FN): {expected_recall}"
     assert precision[4] == 0 and recall[3] == 0, "undefined precision / recall must be 0"

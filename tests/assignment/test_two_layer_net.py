@@ -75,7 +75,8 @@ def test_loss_is_a_scalar_and_grads_are_like_the_params(device_dtype):
     params, X, y = toy_problem(device, dtype)
     loss, grads = nn_forward_backward(params, X, y, 0.05)
     assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a 0-dim tensor"
-    assert set(grads) == set(PARAM_NAMES), f"grads must have keys {PARAM_NAMES}, got {sorted(grads)}"
+    assert set(grads) == set(PARAM_NAMES), \
+        f"grads must have keys {PARAM_NAMES}, got {sorted(grads)}"
     for name in PARAM_NAMES:
         assert grads[name].shape == params[name].shape, \
             f"d{name} has shape {tuple(grads[name].shape)}, expected {tuple(params[name].shape)}"
@@ -95,8 +96,8 @@ def test_loss_of_a_batch_is_the_mean_of_its_examples():
     for name in PARAM_NAMES:
         mean_grad = torch.stack([single[1][name] for single in singles]).mean(dim=0)
         assert rel_error(grads[name], mean_grad) < 1e-9, \
-            f"d{name} of a batch must be the mean of the examples' d{name}: dscores = (P - Y) / N " \
-            "and the bias gradients sum over the examples (dim 0)"
+            f"d{name} of a batch must be the mean of the examples' d{name}: " \
+            "dscores = (P - Y) / N, and the bias gradients sum over the examples (dim 0)"
 
 
 @pytest.mark.student("nn_forward_backward")

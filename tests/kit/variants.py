@@ -29,9 +29,11 @@ def run_variants(kit, variants, timeout=900):
     request.write_text(json.dumps(variants))
     env = {k: v for k, v in os.environ.items() if k not in ("KIT_SAVED_DIR", "KIT_RESULTS_DIR")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    result = subprocess.run([sys.executable, str(Path(__file__).resolve()), str(request), str(answer)],
-                            cwd=kit, capture_output=True, text=True, timeout=timeout, env=env)
-    assert result.returncode == 0, f"the variant runner failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    command = [sys.executable, str(Path(__file__).resolve()), str(request), str(answer)]
+    result = subprocess.run(command, cwd=kit, capture_output=True, text=True, timeout=timeout,
+                            env=env)
+    assert result.returncode == 0, \
+        f"the variant runner failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return json.loads(answer.read_text())
 
 
