@@ -13,6 +13,7 @@ other. Some are deliberately not what the assignment asks for (the folds of
 :func:`k_fold_indices` are round-robin, :func:`confusion_matrix` loops over the examples).
 """
 import math
+import sys
 import warnings
 
 import torch
@@ -349,31 +350,51 @@ adam = _TorchRule(
 
 # ------------------------------------------------------------- isolation ---
 
+def _module_table(module):
+    """The replacements in one assignment module: ``(attribute, stand-in, names)``."""
+    part = module.__name__.rsplit(".", 1)[-1]
+    table = [("accuracy", accuracy, {"accuracy"})]   # metrics, and imported by two others
+    if part == "metrics":
+        table.append(("confusion_matrix", confusion_matrix, {"confusion_matrix"}))
+    elif part == "model_selection":
+        table.append(("k_fold_indices", k_fold_indices, {"k_fold_indices"}))
+    elif part == "linear_classifier":
+        table += [(name, globals()[name], {name}) for name in (
+            "svm_loss_vectorized", "softmax_loss_vectorized", "sample_batch",
+            "train_linear_classifier", "predict_linear_classifier")]
+    elif part == "two_layer_net":
+        table += [(name, globals()[name], {name}) for name in (
+            "nn_forward_pass", "nn_forward_backward", "nn_predict", "nn_sample_batch",
+            "nn_sgd_step")]
+    elif part == "fully_connected_networks":
+        table += [(name, globals()[name], {f"{name}.forward", f"{name}.backward"})
+                  for name in ("Linear", "ReLU", "Linear_ReLU", "Dropout")]
+        table += [(name, globals()[name], {name}) for name in (
+            "svm_loss", "softmax_loss", "sgd", "sgd_momentum", "rmsprop", "adam")]
+    return [entry for entry in table if hasattr(module, entry[0])]
+
+
 def replacements():
     """Every replacement :func:`isolate` can make: ``(owner, attribute, stand-in, names)``,
-    where ``names`` are the student functions the stand-in takes the place of."""
-    from assignment import fully_connected_networks as fcn
-    from assignment import linear_classifier as lc
-    from assignment import metrics, model_selection
-    from assignment import two_layer_net as tln
+    where ``names`` are the student functions the stand-in takes the place of.
 
-    table = [(module, "accuracy", accuracy, {"accuracy"}) for module in (metrics, lc, tln)]
-    table += [(metrics, "confusion_matrix", confusion_matrix, {"confusion_matrix"}),
-              (model_selection, "k_fold_indices", k_fold_indices, {"k_fold_indices"})]
-    table += [(lc, name, globals()[name], {name}) for name in (
-        "svm_loss_vectorized", "softmax_loss_vectorized", "sample_batch",
-        "train_linear_classifier", "predict_linear_classifier")]
-    table += [(tln, name, globals()[name], {name}) for name in (
-        "nn_forward_pass", "nn_forward_backward", "nn_predict", "nn_sample_batch", "nn_sgd_step")]
-    table += [(fcn, name, globals()[name], {f"{name}.forward", f"{name}.backward"})
-              for name in ("Linear", "ReLU", "Linear_ReLU", "Dropout")]
-    table += [(fcn, name, globals()[name], {name}) for name in (
-        "svm_loss", "softmax_loss", "sgd", "sgd_momentum", "rmsprop", "adam")]
-    table += [(fcn.TwoLayerNet, "__init__", two_layer_net_init, {"TwoLayerNet.__init__"}),
-              (fcn.TwoLayerNet, "loss", net_loss, {"TwoLayerNet.loss"}),
-              (fcn.FullyConnectedNet, "__init__", fully_connected_net_init,
-               {"FullyConnectedNet.__init__"}),
-              (fcn.FullyConnectedNet, "loss", net_loss, {"FullyConnectedNet.loss"})]
+    Only the assignment modules already imported are touched: a check never imports another
+    part (one that fails to import, or exits, must cost only its own checks), and a module
+    that is not imported cannot be running.
+    """
+    table = []
+    for part in ("metrics", "model_selection", "linear_classifier", "two_layer_net",
+                 "fully_connected_networks"):
+        module = sys.modules.get(f"assignment.{part}")
+        if module is not None:
+            table += [(module, *entry) for entry in _module_table(module)]
+    fcn = sys.modules.get("assignment.fully_connected_networks")
+    if fcn is not None and hasattr(fcn, "TwoLayerNet") and hasattr(fcn, "FullyConnectedNet"):
+        table += [(fcn.TwoLayerNet, "__init__", two_layer_net_init, {"TwoLayerNet.__init__"}),
+                  (fcn.TwoLayerNet, "loss", net_loss, {"TwoLayerNet.loss"}),
+                  (fcn.FullyConnectedNet, "__init__", fully_connected_net_init,
+                   {"FullyConnectedNet.__init__"}),
+                  (fcn.FullyConnectedNet, "loss", net_loss, {"FullyConnectedNet.loss"})]
     return table
 
 
