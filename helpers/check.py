@@ -70,9 +70,6 @@ COMPOSED = {
         ("Linear_ReLU.forward", "Dropout.forward", "Linear.forward", "softmax_loss",
          "Linear.backward", "Dropout.backward", "Linear_ReLU.backward"),
         "the net is built from your layers, your dropout and your softmax_loss"),
-    "create_solver_instance": (
-        ("TwoLayerNet.__init__", "TwoLayerNet.loss"),
-        "it builds and trains your TwoLayerNet"),
 }
 
 
