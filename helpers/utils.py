@@ -70,7 +70,7 @@ def show_run_mode():
     (or True) it leaves a machine-readable record (MIME type ``RUN_MODE_MIME``) in the
     cell's output, which stays in the saved notebook: ``collect_submission.py`` reads it and
     refuses notebooks whose results come from a quick-mode run. Outside a notebook it only
-    prints the line.
+    prints the line. Returns nothing (a notebook cell ending with it shows no value).
     """
     record = run_mode_record()
     text = (f"quick mode: {record['quick_mode']}"
@@ -83,9 +83,8 @@ def show_run_mode():
         get_ipython = None
     if get_ipython is None or get_ipython() is None:
         print(text)
-        return record
-    display({RUN_MODE_MIME: record, "text/plain": text}, raw=True)
-    return record
+    else:
+        display({RUN_MODE_MIME: record, "text/plain": text}, raw=True)
 
 
 def results_dir():

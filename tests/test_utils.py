@@ -98,8 +98,10 @@ def test_a_timing_with_scattered_rounds_is_unreliable():
 
 def test_show_run_mode_prints_outside_a_notebook(monkeypatch, capsys):
     monkeypatch.setenv("KIT_QUICK", "1")
-    assert utils.show_run_mode() == {"quick_mode": True, "KIT_QUICK": "1"}
+    assert utils.run_mode_record() == {"quick_mode": True, "KIT_QUICK": "1"}
+    utils.show_run_mode()
     assert capsys.readouterr().out.startswith("quick mode: True (KIT_QUICK=1")
     monkeypatch.setenv("KIT_QUICK", "0")
-    assert utils.show_run_mode()["quick_mode"] is False
+    assert utils.run_mode_record()["quick_mode"] is False
+    utils.show_run_mode()
     assert capsys.readouterr().out == "quick mode: False\n"
