@@ -115,7 +115,8 @@ class Linear_ReLU:
     def forward(x, w, b):
         """Inputs: x [N, d1, ..., dk], w [D, M], b [M].
 
-        Returns ``(out, cache)``: ``out`` [N, M] and the caches of both layers.
+        Returns ``(out, cache)``: ``out`` [N, M] and ``cache = (fc_cache, relu_cache)``,
+        the caches of ``Linear.forward`` and ``ReLU.forward`` in this order.
         TODO: call ``Linear.forward`` then ``ReLU.forward``.
         """
         # BEGIN SOLUTION
@@ -127,7 +128,8 @@ class Linear_ReLU:
 
     @staticmethod
     def backward(dout, cache, need_dx=True):
-        """Inputs: upstream gradient [N, M], cache from ``forward``, ``need_dx`` as in ``Linear``.
+        """Inputs: upstream gradient [N, M], ``cache = (fc_cache, relu_cache)`` from
+        ``forward``, ``need_dx`` as in ``Linear``.
 
         Returns ``(dx, dw, db)`` as ``Linear.backward``.
         TODO: call ``ReLU.backward`` then ``Linear.backward``.
@@ -194,7 +196,8 @@ class Dropout:
 
     @staticmethod
     def backward(dout, cache):
-        """Inputs: upstream gradient ``dout`` and the cache from ``forward``. Returns ``dx``.
+        """Inputs: upstream gradient ``dout`` and ``cache = (dropout_param, mask)`` from
+        ``forward`` (``mask`` None in test mode). Returns ``dx``, like ``dout``.
 
         TODO: in train mode the gradient flows through the scaled mask; in
         test mode it passes unchanged.
@@ -239,8 +242,9 @@ def softmax_loss(x, y):
 
     Inputs: scores x [N, C]; labels y int64 [N] in [0, C).
     Returns ``(loss, dx)``: a scalar tensor and the gradient [N, C].
-    TODO (no Python loop): subtract each row's maximum before exponentiating;
-    log p = x - logsumexp(x); loss = -mean of log p[i, y_i];
+    TODO (no Python loop): subtract each row's maximum m before exponentiating;
+    log p = (x - m) - log(sum_j exp(x_j - m)) (never the log of p itself, which
+    is -inf where p underflows to 0); loss = -mean of log p[i, y_i];
     dx = (p - one_hot(y)) / N.
     """
     # BEGIN SOLUTION

@@ -110,21 +110,30 @@ def svm_loss_vectorized(W, X, y, reg):
 def softmax_loss_naive(W, X, y, reg):
     """Softmax (cross-entropy) loss and gradient, with explicit loops.
 
-    For one example with scores ``s = X[i] W`` the class probabilities are
-    ``p[j] = exp(s[j]) / sum_k exp(s[k])`` and the loss is
+    For one example with scores ``s = X[i] W`` (a row of C values), the class
+    probabilities are ``p[j] = exp(s[j]) / sum_k exp(s[k])`` and the loss is
     ``L_i = -log p[y[i]]``; the total loss is ``mean_i L_i + reg * sum(W * W)``.
     The gradient of L_i w.r.t. column j of W is ``(p[j] - [j == y[i]]) X[i]``.
 
-    Numerical stability: subtract ``max_k s[k]`` from the scores before
-    exponentiating (it does not change p, and avoids overflow).
+    Numerical stability: compute with the shifted scores ``t = s - m``,
+    ``m = max_k s[k]`` (this does not change p), and write the loss as
+
+        L_i = log(sum_k exp(t[k])) - t[y[i]]
+
+    Both parts matter: without the shift ``exp`` overflows for scores of a few
+    hundred (inf / inf = nan); and ``-log(p[y[i]])`` computed from p itself is
+    inf whenever ``p[y[i]]`` underflows to 0 (a correct class scoring about
+    750 below the best in float64, 100 in float32), while the form above stays
+    finite. Use p (from the shifted scores) only for the gradient.
 
     Inputs and outputs as in ``svm_loss_naive``.
     """
     loss = W.new_zeros(())
     dW = torch.zeros_like(W)
     # TODO: loop over the examples (and the classes for the gradient) as the
-    # docstring says, accumulating SUMS of L_i and of its gradient; the given
-    # line after your code averages them and adds the regularization.
+    # docstring says, accumulating SUMS of L_i (in the stable form
+    # log(sum_k exp(t[k])) - t[y[i]] with t = s - max(s)) and of its gradient;
+    # the given line after your code averages them and adds the regularization.
     # BEGIN SOLUTION
     for i in range(X.shape[0]):
         scores = W.t().mv(X[i])
@@ -147,7 +156,8 @@ def softmax_loss_vectorized(W, X, y, reg):
     stable for large scores.
     """
     # TODO: scores S = X W [N, C]; subtract each row's maximum; log-probabilities
-    # log p = S - log(sum_k exp(S[:, k])); loss = -mean_i log p[i, y[i]] plus the
+    # log p = S - log(sum_k exp(S[:, k])) (never the log of p itself, which is
+    # -inf where p underflows to 0); loss = -mean_i log p[i, y[i]] plus the
     # regularization. Gradient: dS = p with 1 subtracted at (i, y[i]);
     # dW = X^T dS / N + 2 * reg * W.
     # BEGIN SOLUTION
@@ -318,6 +328,12 @@ def svm_get_search_params():
     Returns ``(learning_rates, regularization_strengths)``: two lists of
     positive floats. Keep the grid small (a few values each, spaced by
     factors of about 3 to 10): every pair is trained k times.
+
+    Where to start, for the notebook's data (pixels in [0, 1] minus the mean
+    image, the bias trick, batches of 200): learning rates ``1e-3, 1e-2, 1e-1``
+    and regularization strengths ``1e-4, 1e-3, 1e-2``. A rate that is too large
+    shows up as "diverged" in the search; then narrow the grid, by factors of
+    about 3, around the best cell. Both classifiers work in the same range.
     """
     # TODO: choose the candidate values (start wide, then narrow around the best).
     # BEGIN SOLUTION
@@ -329,7 +345,9 @@ def svm_get_search_params():
 
 
 def softmax_get_search_params():
-    """Candidate hyperparameters of the softmax classifier; as ``svm_get_search_params``."""
+    """Candidate hyperparameters of the softmax classifier; as ``svm_get_search_params``
+    (the same starting range: learning rates ``1e-3, 1e-2, 1e-1``, regularization
+    strengths ``1e-4, 1e-3, 1e-2``)."""
     # TODO: choose the candidate values.
     # BEGIN SOLUTION
     # The last learning rate is deliberately far too large: it shows a diverged run.

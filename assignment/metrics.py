@@ -52,8 +52,9 @@ def precision_recall(y_true, y_pred, num_classes):
     the value is defined as 0.
 
     Inputs: y_true, y_pred int64 [N]; num_classes C.
-    Returns ``(precision, recall)``: float64 tensors [C] each. Their means are
-    the macro-averaged precision and recall.
+    Returns ``(precision, recall)``: float64 tensors [C] each, on the device of
+    the inputs (like ``confusion_matrix``). Their means are the macro-averaged
+    precision and recall.
     Hint: build them from ``confusion_matrix``: TP is its diagonal, TP + FP its
     column sums, TP + FN its row sums.
     """

@@ -329,11 +329,20 @@ def find_best_net(data_dict, get_param_set_fn, *, num_epochs=10, batch_size=200,
     - num_epochs, batch_size: training length and minibatch size of every run
     - verbose: print one line per combination
 
-    Returns ``(best_net, best_stat, best_val_acc)``: the ``TwoLayerNet`` with
-    the highest final validation accuracy, its dict of histories (from
-    ``TwoLayerNet.train``, plus the key ``"config"``: a dict of its
-    hyperparameters) and that accuracy. A run whose loss diverges counts as
-    accuracy 0 and the search goes on.
+    Returns ``(best_net, best_stat, best_val_acc)``:
+    - best_net: the ``TwoLayerNet`` with the highest validation accuracy after
+      training (measured with ``accuracy`` on X_val, y_val);
+    - best_stat: its dict of histories (what ``TwoLayerNet.train`` returns) plus
+      the key ``"config"``, a dict of its hyperparameters with exactly the keys
+      ``"learning_rate"``, ``"hidden_size"``, ``"reg"`` and ``"learning_rate_decay"``
+      (the notebook reads ``best_stat["config"]["hidden_size"]``);
+    - best_val_acc: that accuracy (a float).
+
+    A run whose loss diverges counts as accuracy 0 and the search goes on.
+    ``nn_train`` stops such a run at the first non-finite loss with a
+    RuntimeWarning; the given ``detect_divergence`` (helpers/utils.py, imported
+    above) runs a training function and tells whether it did:
+    ``stats, diverged = detect_divergence(lambda: net.train(...))``.
     """
     X_train, y_train = data_dict["X_train"], data_dict["y_train"]
     X_val, y_val = data_dict["X_val"], data_dict["y_val"]
@@ -341,8 +350,10 @@ def find_best_net(data_dict, get_param_set_fn, *, num_epochs=10, batch_size=200,
     best_net, best_stat, best_val_acc = None, None, -1.0
     # TODO: for every combination (itertools.product) build a TwoLayerNet
     # with the inputs' dtype and device (D = X_train.shape[1], C = 10), train
-    # it for num_iters iterations, measure its validation accuracy with
-    # ``accuracy`` and keep the best net, its stats and its accuracy.
+    # it for num_iters iterations with batch_size inside detect_divergence,
+    # measure its validation accuracy with ``accuracy`` (0 if it diverged), add
+    # stats["config"] and keep the best net, its stats and its accuracy. With
+    # verbose, print one line per combination.
     # BEGIN SOLUTION
     for lr, hidden, reg, decay in itertools.product(*get_param_set_fn()):
         net = TwoLayerNet(X_train.shape[1], hidden, 10, dtype=X_train.dtype, device=X_train.device)

@@ -2,15 +2,22 @@
 
     python -m helpers.check [part ...]
 
-``part`` is one of ``PARTS`` (default: all). Prints one line per student
-function, ``PASS``, ``FAIL: <why>`` or ``NOT IMPLEMENTED``, then a summary.
-Exits with 0 only when every function passes.
+``part`` is one of ``PARTS`` (default: all). Prints one line per student function, then a
+summary, and exits with 0 only when every function passes. A function is
 
-Each check in ``tests/assignment/`` names the functions it exercises with
-``@pytest.mark.student("name", ...)``. A function is NOT IMPLEMENTED while its
-``NotImplementedError`` stub is still in the file (or a check hits it); it
-FAILS when a check fails otherwise (including when it needs another function
-that is not implemented yet); it PASSES when all its checks pass.
+- ``PASS`` when every check of it passed;
+- ``FAIL: <what is wrong, in words>`` when one failed (the first failure is shown);
+- ``WAITING for a, b, c`` when its own checks passed but a check that combines it with other
+  functions of yours could not run yet, because those (all listed at once) still hold their
+  stubs; WAITING is not a failure;
+- ``NOT IMPLEMENTED`` while its ``NotImplementedError`` stub is still in the file.
+
+Each check names the function it exercises with ``@pytest.mark.student("name")``. Such a check
+runs the function **alone**: every other function you write is replaced by a given stand-in
+(``helpers/stand_ins.py``), so a function can PASS before the rest is written.
+``@pytest.mark.student("name", composed=True)`` marks a check that runs the function with your
+own versions of the functions it is built from, listed once, with the reason, in ``COMPOSED``
+(followed transitively); it waits until all of them are written.
 """
 import argparse
 import io
@@ -22,12 +29,59 @@ from pathlib import Path
 
 import pytest
 
-from helpers.submission import stubbed_functions
+from helpers.submission import STUB_MARK, stubbed_functions
 from helpers.utils import KIT_ROOT
 
 PARTS = ("linear_classifier", "metrics", "model_selection", "two_layer_net",
          "fully_connected_networks")
-PASS, FAIL, NOT_IMPLEMENTED = "PASS", "FAIL", "NOT IMPLEMENTED"
+PASS, FAIL, WAITING, NOT_IMPLEMENTED = "PASS", "FAIL", "WAITING", "NOT IMPLEMENTED"
+STATUSES = (PASS, FAIL, WAITING, NOT_IMPLEMENTED)
+
+# The functions each composing function is built from, and why: its ``composed=True`` checks
+# use your own versions of these (and of what they are built from in turn). The one place
+# that lists them; the kit's tests prove that with only the function itself written it
+# reports PASS or WAITING for exactly these.
+COMPOSED = {
+    "train_linear_classifier": (
+        ("sample_batch",),
+        "the given SGD loop draws every minibatch with your sample_batch"),
+    "test_one_param_set": (
+        ("train_linear_classifier", "predict_linear_classifier", "softmax_loss_vectorized",
+         "accuracy"),
+        "it trains a Softmax classifier (your loss and SGD) and scores it with your accuracy"),
+    "nn_forward_backward": (
+        ("nn_forward_pass",),
+        "its given first line computes the scores with your nn_forward_pass"),
+    "find_best_net": (
+        ("nn_forward_pass", "nn_forward_backward", "nn_predict", "nn_sample_batch", "nn_sgd_step",
+         "accuracy"),
+        "it trains TwoLayerNets, whose given training loop calls these functions of yours"),
+    "Linear_ReLU.forward": (
+        ("Linear.forward", "ReLU.forward"),
+        "the sandwich layer is Linear.forward followed by ReLU.forward"),
+    "Linear_ReLU.backward": (
+        ("Linear_ReLU.forward", "ReLU.backward", "Linear.backward"),
+        "it walks back through ReLU.backward and Linear.backward, with the cache of your forward"),
+    "TwoLayerNet.loss": (
+        ("Linear_ReLU.forward", "Linear.forward", "softmax_loss", "Linear.backward",
+         "Linear_ReLU.backward"),
+        "the net is built from your layers and your softmax_loss"),
+    "FullyConnectedNet.loss": (
+        ("Linear_ReLU.forward", "Dropout.forward", "Linear.forward", "softmax_loss",
+         "Linear.backward", "Dropout.backward", "Linear_ReLU.backward"),
+        "the net is built from your layers, your dropout and your softmax_loss"),
+}
+
+
+def composed_parts(name):
+    """Every function ``name`` is built from (``COMPOSED``, followed transitively), in order."""
+    parts, todo = [], list(COMPOSED.get(name, ((), ""))[0])
+    while todo:
+        part = todo.pop(0)
+        if part != name and part not in parts:
+            parts.append(part)
+            todo += COMPOSED.get(part, ((), ""))[0]
+    return parts
 
 
 @dataclass
@@ -38,31 +92,52 @@ class FunctionResult:
     name: str
     not_implemented: bool = False
     failures: list = field(default_factory=list)
+    waiting: list = field(default_factory=list)   # functions a combined check waits for
 
     @property
     def status(self):
         if self.not_implemented:
             return NOT_IMPLEMENTED
-        return FAIL if self.failures else PASS
+        if self.failures:
+            return FAIL
+        return WAITING if self.waiting else PASS
+
+    @property
+    def detail(self):
+        """The words after the status: the first failure, or what the function waits for."""
+        if self.status == FAIL:
+            return self.failures[0]
+        if self.status == WAITING:
+            return "for " + ", ".join(self.waiting)
+        return ""
+
+    def wait_for(self, names):
+        self.waiting += [name for name in names if name not in self.waiting]
 
     def line(self):
         text = f"{self.part}.{self.name}: {self.status}"
         if self.status == FAIL:
-            text += f": {self.failures[0]}"
+            text += f": {self.detail}"
+        elif self.status == WAITING:
+            text += f" {self.detail}"
         return text
 
 
-def _first_line(text, limit=200):
+def _first_line(text, limit=300):
     line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def stub_owner(error):
+    """The function named by a release stub's ``NotImplementedError``, else None."""
+    if not isinstance(error, NotImplementedError) or STUB_MARK not in str(error):
+        return None
+    return _first_line(error).split(STUB_MARK)[0].strip() or None
 
 
 def _describe_failure(excinfo):
     """A failure in words: the assertion's message, or the error and its message."""
     error = excinfo.value
-    if isinstance(error, NotImplementedError):
-        who = _first_line(error).split(":")[0]
-        return f"needs {who}, which is not implemented yet"
     if isinstance(error, AssertionError):
         return _first_line(error) or "an assertion failed"
     return f"{type(error).__name__}: {_first_line(error)}"
@@ -93,33 +168,68 @@ def still_stubbed(part):
         return set()
 
 
-class _Collector:
-    """pytest plugin: maps checks to student functions and records their outcome."""
+def student_marks(item):
+    """``(names, composed)`` of a check: the functions it is marked with, and whether it
+    uses your own versions of their parts (``composed=True``)."""
+    markers = list(item.iter_markers("student"))
+    names = dict.fromkeys(name for marker in markers for name in marker.args)
+    return list(names), any(marker.kwargs.get("composed") for marker in markers)
 
-    def __init__(self):
+
+class _Collector:
+    """pytest plugin: maps checks to student functions and records their outcome.
+
+    ``stubbed``: names of the student functions still holding their stub, when known; a
+    ``composed=True`` check whose parts include one of them is not run (it waits).
+    ``functions``: when given, only the checks of these functions run.
+    """
+
+    def __init__(self, stubbed=None, functions=None):
         self.functions = {}   # (part, name) -> FunctionResult, in order of first appearance
         self.errors = []
+        self.stubbed = set(stubbed or ())
+        self.only = set(functions) if functions else None
 
     def owners(self, item):
         """The FunctionResults of the student functions ``item`` is marked with (markers
         may also be added while the check runs, with ``request.node.add_marker``)."""
         default_part = item.path.stem.removeprefix("test_")
         owners = []
-        for name in dict.fromkeys(n for marker in item.iter_markers("student") for n in marker.args):
+        for name in student_marks(item)[0]:
             part = defining_part(name, default_part)
             owners.append(self.functions.setdefault((part, name), FunctionResult(part, name)))
         return owners
 
+    def waits_for(self, item):
+        """The stubbed functions a ``composed=True`` check needs (empty for other checks)."""
+        names, composed = student_marks(item)
+        if not composed:
+            return []
+        return [part for name in names for part in composed_parts(name) if part in self.stubbed]
+
     @pytest.hookimpl
-    def pytest_collection_modifyitems(self, items):
+    def pytest_collection_modifyitems(self, config, items):
+        if self.only is not None:
+            kept = [item for item in items if self.only & set(student_marks(item)[0])]
+            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+            items[:] = kept
         for item in items:  # registers every statically marked function, in file order
             self.owners(item)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        missing = self.waits_for(item)
+        if missing:
+            pytest.skip(f"waiting for {', '.join(missing)}")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
-        if report.when == "call" or report.failed:
+        if report.when == "setup" and report.skipped:
+            for result in self.owners(item):
+                result.wait_for(self.waits_for(item))
+        elif report.when == "call" or report.failed:
             for result in self.owners(item):
                 self.record(result, item, call, report)
 
@@ -127,9 +237,13 @@ class _Collector:
         if not report.failed:
             return
         error = call.excinfo.value if call.excinfo else None
-        if isinstance(error, NotImplementedError) and \
-                _first_line(error).split(":")[0].split(".")[-1] == result.name.split(".")[-1]:
+        stub = stub_owner(error)
+        if stub is not None and stub == result.name:
             result.not_implemented = True
+        elif stub is not None:
+            # The check reached another function's stub (a stand-in could not take its
+            # place): it waits for that function; it is no failure of this one.
+            result.wait_for([stub])
         elif call.excinfo is not None:
             result.failures.append(_describe_failure(call.excinfo))
         else:
@@ -168,35 +282,58 @@ def check_files(parts, folder="tests/assignment", required=True):
     return [path for path in files if path.is_file()]
 
 
-def run_checks(parts=PARTS, folder="tests/assignment", required=True):
+def definition_line(part, name):
+    """Line number of the definition of ``name`` (``function`` or ``Class.method``) in
+    ``part``'s file, for listing functions in file order (a large number when not found)."""
+    lines = _module_source(part).splitlines()
+    *outer, last = name.split(".")
+    start = 0
+    for cls in outer:
+        start = next((i for i, line in enumerate(lines) if re.match(rf"class\s+{cls}\b", line)),
+                     start)
+    pattern = re.compile(rf"\s*def\s+{re.escape(last)}\b")
+    return next((i for i in range(start, len(lines)) if pattern.match(lines[i])), len(lines))
+
+
+def stubbed_everywhere():
+    """Names of the student functions, in every part, that still hold their stub."""
+    return set().union(*(still_stubbed(part) for part in PARTS))
+
+
+def run_checks(parts=PARTS, folder="tests/assignment", required=True, *, functions=None):
     """Run the checks of ``parts`` found in ``folder``; returns ``(results, errors)``.
 
     ``results`` is a list of ``FunctionResult``, ``errors`` a list of messages
-    for check files that could not even be loaded.
+    for check files that could not even be loaded. ``functions`` (names) limits the run to
+    the checks of those functions.
     """
     files = check_files(parts, folder, required)
     if not files:
         return [], []
-    collector = _Collector()
+    stubbed = stubbed_everywhere()
+    collector = _Collector(stubbed=stubbed, functions=functions)
     for path in files:  # one session per file: a file that stops pytest spares the others
         pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
                      "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT), str(path)],
                     plugins=[collector])
-    results = [r for r in collector.functions.values() if r.part in parts]
-    stubbed = {part: still_stubbed(part) for part in parts}
+    results = [r for r in collector.functions.values()
+               if r.part in parts and (not functions or r.name in functions)]
+    results.sort(key=lambda r: (PARTS.index(r.part) if r.part in PARTS else len(PARTS),
+                                definition_line(r.part, r.name)))
     for result in results:
         # A function whose own stub is still there is not implemented, even
         # when its checks first stopped at another function's stub.
-        if result.name in stubbed[result.part]:
+        if result.name in still_stubbed(result.part):
             result.not_implemented = True
     return results, collector.errors
 
 
 def summarize(results, errors=()):
-    """One-line summary, e.g. ``12 of 20 functions pass, 3 fail, 5 not implemented``."""
-    counts = {status: sum(r.status == status for r in results) for status in (PASS, FAIL, NOT_IMPLEMENTED)}
+    """One-line summary that counts the four kinds apart, e.g.
+    ``12 of 20 functions pass, 1 fail, 2 waiting, 5 not implemented``."""
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
     text = (f"{counts[PASS]} of {len(results)} functions pass, {counts[FAIL]} fail, "
-            f"{counts[NOT_IMPLEMENTED]} not implemented")
+            f"{counts[WAITING]} waiting, {counts[NOT_IMPLEMENTED]} not implemented")
     if errors:
         text += f"; {len(errors)} check file(s) could not be loaded"
     return text

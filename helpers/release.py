@@ -157,6 +157,55 @@ def stub_regions(text, where, stub_for):
     return "".join(out)
 
 
+def function_regions(text, function):
+    """The regions of ``function`` ("name" or "Class.method") in ``text``, in order, as
+    ``(begin_index, end_index, indent)``: 0-based indices of the marker lines."""
+    lines = text.splitlines(keepends=True)
+    find_regions([line.rstrip("\n") for line in lines], function)  # validates the markers
+    found, begin = [], None
+    for index, line in enumerate(lines):
+        match = BEGIN.match(line.rstrip("\n"))
+        if match and enclosing_function(lines, index, match["indent"]) == function:
+            begin = (index, match["indent"])
+        elif begin is not None and END.match(line.rstrip("\n")):
+            found.append((begin[0], index, begin[1]))
+            begin = None
+    return found
+
+
+def fill_stubs(release_text, source_text, function):
+    """The released file ``release_text`` with the stubs of ``function`` replaced by its
+    solution regions from ``source_text`` (the same file in this source), in order.
+
+    Raises ``ReleaseError`` when the numbers of stubs and regions differ.
+    """
+    lines = source_text.splitlines(keepends=True)
+    bodies = [lines[begin + 1:end] for begin, end, _ in function_regions(source_text, function)]
+    stub = f'raise NotImplementedError("{function}{STUB_MARK}'
+    out, used = [], 0
+    for line in release_text.splitlines(keepends=True):
+        if stub in line and used < len(bodies):
+            out += bodies[used]
+            used += 1
+        else:
+            out.append(line)
+    if not bodies or used != len(bodies) or stub in "".join(out):
+        raise ReleaseError(f"{function}: {len(bodies)} solution region(s) but a different "
+                           "number of stubs in the released file")
+    return "".join(out)
+
+
+def replace_region(source_text, function, code, number=0):
+    """``source_text`` with region ``number`` of ``function`` replaced by ``code`` (text
+    written without indentation; it is indented like the region). The markers stay."""
+    lines = source_text.splitlines(keepends=True)
+    begin, end, indent = function_regions(source_text, function)[number]
+    body = [indent + line if line.strip() else line
+            for line in code.strip("\n").splitlines(keepends=True)]
+    return "".join(lines[:begin + 1] + body + ["\n"] * (not body[-1].endswith("\n"))
+                   + lines[end:])
+
+
 # ------------------------------------------------------------- transforms ---
 
 def transform_python(text, relpath):

@@ -4,7 +4,8 @@ One module serves both sides: ``collect_submission.py`` (students) writes the
 zip, ``helpers/grade.py`` (instructors) checks it. A submission holds exactly:
 
 - ``assignment/*.py``: the student's files;
-- ``notebooks/*.ipynb``: the executed notebooks;
+- ``notebooks/*.ipynb``: the executed notebooks, run in full mode (each records its mode in
+  its set-up cell's output: ``helpers.utils.show_run_mode``);
 - ``saved/*.pt``: the models the notebooks save;
 - ``MANIFEST.json``: student id and name, UTC time, the sha256 of every
   file, and the self-check summary.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.utils import KIT_ROOT
+from helpers.utils import KIT_ROOT, RUN_MODE_MIME
 
 # Every stub the release writes says this (see helpers/release.py).
 STUB_MARK = ": not implemented yet"
@@ -123,8 +124,30 @@ def _is_stub(node):
             and STUB_MARK in str(call.args[0].value))
 
 
+def run_mode_records(notebook):
+    """The run-mode records (``helpers.utils.show_run_mode``) in a notebook's outputs."""
+    return [output["data"][RUN_MODE_MIME]
+            for cell in notebook.get("cells", []) for output in cell.get("outputs", [])
+            if isinstance(output.get("data"), dict)
+            and isinstance(output["data"].get(RUN_MODE_MIME), dict)]
+
+
+def run_mode_problems(notebook, relpath):
+    """A notebook run in quick mode, or one that does not record its mode, cannot be submitted."""
+    records = run_mode_records(notebook)
+    if not records:
+        return [f"{relpath}: does not record how it was run (its set-up cell, which calls "
+                "utils.show_run_mode(), has no output); choose 'Restart & Run All', save it"]
+    if any(record.get("quick_mode") is not False for record in records):
+        return [f"{relpath}: was run in quick mode (KIT_QUICK=1), on a small subsample: its "
+                "results and saved models are not final. Re-run it without KIT_QUICK (unset it, "
+                "or start Jupyter without it; 'Restart & Run All'), save it, and run "
+                "collect_submission.py again"]
+    return []
+
+
 def notebook_problems(path, relpath):
-    """Problems with one executed notebook: never run, or an error output."""
+    """Problems with one executed notebook: never run, an error output, or run in quick mode."""
     try:
         notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -137,7 +160,7 @@ def notebook_problems(path, relpath):
             if output.get("output_type") == "error":
                 return [f"{relpath}: cell {number} ends in an error "
                         f"({output.get('ename')}: {output.get('evalue', '')[:120]}); fix it and re-run"]
-    return []
+    return run_mode_problems(notebook, relpath)
 
 
 def model_problems(path, relpath):

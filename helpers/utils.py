@@ -54,6 +54,39 @@ def quick_mode():
     return os.environ.get("KIT_QUICK", "0").strip().lower() in ("1", "true", "yes")
 
 
+# The MIME type of the run-mode record that notebooks leave in their output (see show_run_mode).
+RUN_MODE_MIME = "application/vnd.cifar10-kit.run-mode+json"
+
+
+def run_mode_record():
+    """What :func:`show_run_mode` records: ``{"quick_mode": bool, "KIT_QUICK": str}``."""
+    return {"quick_mode": quick_mode(), "KIT_QUICK": os.environ.get("KIT_QUICK", "")}
+
+
+def show_run_mode():
+    """Show in the notebook whether this run is in quick mode, and record it in the output.
+
+    The set-up cell of every notebook calls this. Besides the line ``quick mode: False``
+    (or True) it leaves a machine-readable record (MIME type ``RUN_MODE_MIME``) in the
+    cell's output, which stays in the saved notebook: ``collect_submission.py`` reads it and
+    refuses notebooks whose results come from a quick-mode run. Outside a notebook it only
+    prints the line. Returns nothing (a notebook cell ending with it shows no value).
+    """
+    record = run_mode_record()
+    text = (f"quick mode: {record['quick_mode']}"
+            + (" (KIT_QUICK=1: a CIFAR-10 subsample; re-run without KIT_QUICK before you "
+               "submit)" if record["quick_mode"] else ""))
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+    else:
+        display({RUN_MODE_MIME: record, "text/plain": text}, raw=True)
+
+
 def results_dir():
     """Folder for run results: ``$KIT_RESULTS_DIR`` if set, else ``<kit>/results``."""
     return Path(os.environ.get("KIT_RESULTS_DIR") or KIT_ROOT / "results")

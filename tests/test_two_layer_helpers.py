@@ -1,19 +1,23 @@
 """Checks of the given code behind the two-layer-net notebook.
 
 helpers/reference_models.py (the torch.nn + autograd + torch.optim twin, the
-side-by-side loss check and timing) and helpers/nn_studies.py (evaluation and
-parameter studies), on toy data so that they run in about a second.
+side-by-side loss check and timing), helpers/nn_studies.py (evaluation and
+parameter studies), and the given training loop ``nn_train`` and class ``TwoLayerNet`` of
+assignment/two_layer_net.py (on the reference solutions: the students' self-check exercises
+one student function per check), on toy data so that they run in about a second.
 """
 import warnings
 
 import pytest
 import torch
 
+from assignment.two_layer_net import (TwoLayerNet, nn_forward_backward, nn_predict,
+                                      nn_train)
 from helpers.data import subsample
 from helpers.gradcheck import rel_error
 from helpers.nn_studies import (STUDY_PARAMETERS, append_bias_column, best_value,
-                                comparison_table, evaluate, make_toy_params, make_toy_split,
-                                parameter_study, study_series)
+                                comparison_table, evaluate, make_toy_data, make_toy_params,
+                                make_toy_split, parameter_study, study_series)
 from helpers.reference_models import (TorchTwoLayerNet, sgd_losses_side_by_side,
                                       time_per_epoch, torch_train)
 
@@ -117,3 +121,93 @@ def test_parameter_study_varies_one_parameter():
     assert "batch_size" in STUDY_PARAMETERS
     with pytest.raises(ValueError):
         parameter_study(data, "momentum", [0.9, 0.99], base)
+
+
+# ------------------------------------------- nn_train and TwoLayerNet (given) ---
+
+def train_toy(device, dtype, learning_rate=0.5, num_iters=300, seed=0):
+    toy = make_toy_split(120, 60, input_size=4, num_classes=3, seed=seed, dtype=dtype,
+                         device=device)
+    X, y, X_val, y_val = toy["X_train"], toy["y_train"], toy["X_val"], toy["y_val"]
+    torch.manual_seed(seed)
+    net = TwoLayerNet(4, 10, 3, dtype=dtype, device=device, std=1e-1)
+    stats = net.train(X, y, X_val, y_val, learning_rate=learning_rate, reg=1e-4,
+                      num_iters=num_iters, batch_size=30)
+    return net, stats, (X, y, X_val, y_val)
+
+
+def test_training_on_toy_data_learns(device_dtype):
+    device, dtype = device_dtype
+    net, stats, (X, y, X_val, y_val) = train_toy(device, dtype)
+    losses = torch.tensor(stats["loss_history"])
+    assert losses.shape == (300,), f"expected 300 losses, got {losses.shape[0]}"
+    assert losses[0] > 1.0, f"the toy net should start near log(3) = 1.1, got {losses[0]:.3f}"
+    assert losses[-20:].mean() < 0.2 * losses[0], \
+        f"the loss should fall: first {losses[0]:.3f}, last {losses[-20:].mean():.3f}"
+    assert len(stats["train_acc_history"]) == 75 and len(stats["val_acc_history"]) == 75, \
+        "accuracies are recorded once per epoch (120 / 30 = 4 iterations)"
+    assert stats["val_acc_history"][-1] > 0.9 > stats["val_acc_history"][0] - 0.3, \
+        f"val accuracy should rise above 0.9, got {stats['val_acc_history'][-1]:.2f}"
+    assert (net.predict(X_val) == y_val).double().mean() > 0.9, \
+        "the trained net should fit the blobs"
+
+
+def test_learning_rate_decays_once_per_epoch():
+    # With learning_rate_decay = 0 every step after the first epoch is 0: the
+    # parameters must then stay exactly as they were after that epoch.
+    X, y = make_toy_data(40, seed=2)
+    params = make_toy_params(seed=2)
+    nn_train(params, nn_forward_backward, nn_predict, X, y, X, y, learning_rate=0.1,
+             learning_rate_decay=0.0, num_iters=4, batch_size=10)
+    after_one_epoch = {name: value.clone() for name, value in params.items()}
+    assert not torch.equal(after_one_epoch["W1"], make_toy_params(seed=2)["W1"]), \
+        "the first epoch must change the weights"
+    params_long = make_toy_params(seed=2)
+    torch.manual_seed(0)
+    nn_train(params_long, nn_forward_backward, nn_predict, X, y, X, y, learning_rate=0.1,
+             learning_rate_decay=0.0, num_iters=12, batch_size=10)
+    torch.manual_seed(0)
+    params_short = make_toy_params(seed=2)
+    nn_train(params_short, nn_forward_backward, nn_predict, X, y, X, y, learning_rate=0.1,
+             learning_rate_decay=0.0, num_iters=4, batch_size=10)
+    for name in PARAM_NAMES:
+        assert torch.equal(params_long[name], params_short[name]), \
+            f"{name} changed after the rate decayed to 0 at the end of the first epoch"
+
+
+def test_divergence_stops_with_a_warning(device_dtype):
+    device, dtype = device_dtype
+    with pytest.warns(RuntimeWarning, match=r"iteration \d+.*learning rate 1e\+08"):
+        _, stats, _ = train_toy(device, dtype, learning_rate=1e8, num_iters=500)
+    losses = stats["loss_history"]
+    assert len(losses) < 100, f"training should stop early, ran {len(losses)} iterations"
+    assert torch.isfinite(torch.tensor(losses, dtype=torch.float64)).all(), \
+        "the history must hold only finite losses"
+
+
+def test_bad_training_arguments_raise():
+    X, y = make_toy_data(20)
+    params = make_toy_params()
+    with pytest.raises(ValueError, match="batch_size"):
+        nn_train(params, nn_forward_backward, nn_predict, X, y, X, y, batch_size=0)
+    with pytest.raises(ValueError, match="same number"):
+        nn_train(params, nn_forward_backward, nn_predict, X, y[:-1], X, y)
+    with pytest.raises(ValueError):
+        nn_forward_backward(params, X, y[:5])
+
+
+def test_save_load_round_trip(tmp_path, device_dtype):
+    device, dtype = device_dtype
+    torch.manual_seed(0)
+    net = TwoLayerNet(12, 7, 5, dtype=dtype, device=device, std=1.0)
+    net.params["b1"] += torch.randn(7, dtype=dtype, device=device)
+    net.save(tmp_path / "net.pt")
+    other = TwoLayerNet(12, 7, 5, dtype=dtype, device=device)
+    other.load(tmp_path / "net.pt")
+    for name in PARAM_NAMES:
+        assert torch.equal(other.params[name], net.params[name]), f"{name} changed in save/load"
+    X = torch.randn(30, 12, dtype=dtype, device=device)
+    assert torch.equal(other.predict(X), net.predict(X)), "the loaded net must predict the same"
+    saved = torch.load(tmp_path / "net.pt", weights_only=True)
+    assert isinstance(saved, dict) and set(saved) >= set(PARAM_NAMES), \
+        "the file must hold a plain dict of the parameters"

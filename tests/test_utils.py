@@ -94,3 +94,14 @@ def test_a_timing_with_scattered_rounds_is_unreliable():
     assert not utils.timing_is_unreliable({"kit": [1.0, 1.05, 1.1], "torch": [2.0, 2.1, 2.0]})
     assert utils.timing_is_unreliable({"kit": [1.0, 3.0, 2.9], "torch": [2.0, 2.1, 2.0]})
     assert not utils.timing_is_unreliable({"kit": [1.0]}), "one round cannot be judged"
+
+
+def test_show_run_mode_prints_outside_a_notebook(monkeypatch, capsys):
+    monkeypatch.setenv("KIT_QUICK", "1")
+    assert utils.run_mode_record() == {"quick_mode": True, "KIT_QUICK": "1"}
+    utils.show_run_mode()
+    assert capsys.readouterr().out.startswith("quick mode: True (KIT_QUICK=1")
+    monkeypatch.setenv("KIT_QUICK", "0")
+    assert utils.run_mode_record()["quick_mode"] is False
+    utils.show_run_mode()
+    assert capsys.readouterr().out == "quick mode: False\n"

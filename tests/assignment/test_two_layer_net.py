@@ -1,7 +1,10 @@
 """Checks of assignment/two_layer_net.py (Task 2: two-layer net, softmax, minibatch SGD).
 
-Every check runs on CPU in float32 and float64 (and on CUDA when present);
-gradients are compared with autograd and with numeric derivatives.
+Each check runs one function of yours alone: the others are given stand-ins meanwhile
+(``helpers/stand_ins.py``; e.g. ``nn_forward_backward`` is checked with a stand-in forward
+pass, ``find_best_net`` trains nets whose every step is a stand-in). Checks marked
+``composed=True`` use your own parts. Every check runs on CPU in float32 and float64 (and on
+CUDA when present); gradients are compared with autograd and with numeric derivatives.
 """
 import warnings
 
@@ -9,14 +12,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from assignment import two_layer_net as tln
 from assignment.two_layer_net import (
     TwoLayerNet, find_best_net, nn_forward_backward, nn_forward_pass, nn_get_search_params,
-    nn_predict, nn_sample_batch, nn_sgd_step, nn_train)
+    nn_predict, nn_sample_batch, nn_sgd_step)
+from helpers import stand_ins
 from helpers.gradcheck import compute_numeric_gradient, rel_error
 from helpers.nn_studies import make_toy_data, make_toy_params, make_toy_split
 from helpers.reference_models import autograd_loss_and_grads
+from helpers.stand_ins import isolate
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
+CONFIG_KEYS = {"learning_rate", "hidden_size", "reg", "learning_rate_decay"}
+
+
+@pytest.fixture(autouse=True)
+def alone(request, monkeypatch):
+    """Every function of yours but the one a check is marked with is a given stand-in."""
+    isolate(request.node, monkeypatch)
 
 
 def tolerance(dtype):
@@ -31,6 +44,10 @@ def toy_problem(device, dtype, num_inputs=7, seed=0):
                          device=device)
     return params, X, y
 
+
+# ---------------------------------------------------------------------------
+# Forward pass
+# ---------------------------------------------------------------------------
 
 @pytest.mark.student("nn_forward_pass")
 def test_forward_pass_matches_the_formula(device_dtype):
@@ -48,60 +65,107 @@ def test_forward_pass_matches_the_formula(device_dtype):
     assert rel_error(scores, expected_scores) < tolerance(dtype), "scores differ from hidden W2 + b2"
 
 
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
-def test_scores_without_labels(device_dtype):
-    device, dtype = device_dtype
-    params, X, _ = toy_problem(device, dtype)
-    scores = nn_forward_backward(params, X)
-    expected, _ = nn_forward_pass(params, X)
-    assert torch.equal(scores, expected), "with y=None, nn_forward_backward must return the scores"
+# ---------------------------------------------------------------------------
+# Loss and backward pass: the common mistakes first, then the comparisons
+# ---------------------------------------------------------------------------
 
-
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
-@pytest.mark.parametrize("reg", [0.0, 0.05])
-def test_loss_matches_cross_entropy(device_dtype, reg):
+@pytest.mark.student("nn_forward_backward")
+def test_loss_is_a_scalar_and_grads_are_like_the_params(device_dtype):
     device, dtype = device_dtype
     params, X, y = toy_problem(device, dtype)
-    loss, _ = nn_forward_backward(params, X, y, reg)
-    expected, _ = autograd_loss_and_grads(params, X, y, reg)  # F.cross_entropy + reg * sum(W * W)
+    loss, grads = nn_forward_backward(params, X, y, 0.05)
     assert torch.is_tensor(loss) and loss.dim() == 0, "the loss must be a 0-dim tensor"
-    err = rel_error(loss, expected)
-    assert err < tolerance(dtype), f"loss {loss.item():.6f} differs from cross_entropy " \
-        f"{expected.item():.6f} (rel_error {err:.2e})"
+    assert set(grads) == set(PARAM_NAMES), \
+        f"grads must have keys {PARAM_NAMES}, got {sorted(grads)}"
+    for name in PARAM_NAMES:
+        assert grads[name].shape == params[name].shape, \
+            f"d{name} has shape {tuple(grads[name].shape)}, expected {tuple(params[name].shape)}"
+        assert grads[name].dtype == dtype, f"d{name} must keep the dtype {dtype}"
 
 
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
+@pytest.mark.student("nn_forward_backward")
+def test_loss_of_a_batch_is_the_mean_of_its_examples():
+    params, X, y = toy_problem("cpu", torch.float64, num_inputs=9, seed=3)
+    loss, grads = nn_forward_backward(params, X, y, 0.0)
+    singles = [nn_forward_backward(params, X[i:i + 1], y[i:i + 1], 0.0) for i in range(9)]
+    mean_loss = torch.stack([single[0] for single in singles]).mean()
+    assert rel_error(loss, mean_loss) < 1e-9, \
+        f"the loss of a batch of 9 examples ({loss.item():.4g}) is not the mean of their losses " \
+        f"one at a time ({mean_loss.item():.4g}): a sum, mean or max runs over the wrong axis. " \
+        "Average over the examples (dim 0); sum, max and softmax run over the classes (dim 1)"
+    for name in PARAM_NAMES:
+        mean_grad = torch.stack([single[1][name] for single in singles]).mean(dim=0)
+        assert rel_error(grads[name], mean_grad) < 1e-9, \
+            f"d{name} of a batch must be the mean of the examples' d{name}: " \
+            "dscores = (P - Y) / N, and the bias gradients sum over the examples (dim 0)"
+
+
+@pytest.mark.student("nn_forward_backward")
+def test_regularization_gradient_is_two_reg_w(device_dtype):
+    device, dtype = device_dtype
+    params, X, y = toy_problem(device, dtype)
+    loss_plain, plain = nn_forward_backward(params, X, y, 0.0)
+    loss_reg, regularized = nn_forward_backward(params, X, y, 0.3)
+    term = 0.3 * ((params["W1"] ** 2).sum() + (params["W2"] ** 2).sum())
+    assert rel_error(loss_reg - loss_plain, term) < tolerance(dtype) * 10, \
+        "with reg the loss must add reg * (sum(W1 * W1) + sum(W2 * W2))"
+    for name in ("W1", "W2"):
+        added = regularized[name] - plain[name]
+        assert rel_error(regularized[name], plain[name]) > tolerance(dtype), \
+            f"d{name} misses the regularization gradient: add 2 * reg * {name}"
+        assert rel_error(added, 0.3 * params[name]) > tolerance(dtype) * 10, \
+            f"the regularization gradient of {name} is 2 * reg * {name}, not reg * {name}"
+        assert rel_error(added, 0.6 * params[name]) < tolerance(dtype) * 10, \
+            f"the reg part of d{name} must be 2 * reg * {name}"
+    for name in ("b1", "b2"):
+        assert rel_error(regularized[name], plain[name]) < tolerance(dtype), \
+            f"biases are not regularized: d{name} must not change with reg"
+
+
+@pytest.mark.student("nn_forward_backward")
 def test_loss_is_numerically_stable(device_dtype):
     device, dtype = device_dtype
     params, X, y = toy_problem(device, dtype)
     params["b2"] = params["b2"] + torch.tensor([1000.0, 0.0, -1000.0, 500.0], dtype=dtype,
                                                device=device)
     loss, grads = nn_forward_backward(params, X, y, 0.0)
-    scores = nn_forward_pass(params, X)[0]
+    scores = stand_ins.nn_forward_pass(params, X)[0]
     expected = F.cross_entropy(scores, y)
-    assert torch.isfinite(loss) and all(torch.isfinite(g).all() for g in grads.values()), \
-        "scores of +-1000 must give a finite loss and gradients (subtract the row maximum)"
+    assert not torch.isnan(loss), \
+        "scores of +-1000 give a nan loss: exp overflows. Subtract each row's maximum score first"
+    assert torch.isfinite(loss), \
+        "scores of +-1000 give an inf loss: a probability underflows to 0 and -log(0) = inf. " \
+        "Never take the log of p: log p = (s - m) - log(sum_k exp(s_k - m)), m the row maximum"
+    assert all(torch.isfinite(g).all() for g in grads.values()), \
+        "scores of +-1000 must give finite gradients (subtract the row maximum)"
     assert rel_error(loss, expected) < tolerance(dtype), "loss with large scores is wrong"
 
 
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
+@pytest.mark.student("nn_forward_backward")
+@pytest.mark.parametrize("reg", [0.0, 0.05])
+def test_loss_matches_cross_entropy(device_dtype, reg):
+    device, dtype = device_dtype
+    params, X, y = toy_problem(device, dtype)
+    loss, _ = nn_forward_backward(params, X, y, reg)
+    expected, _ = autograd_loss_and_grads(params, X, y, reg)  # F.cross_entropy + reg * sum(W * W)
+    err = rel_error(loss, expected)
+    assert err < tolerance(dtype), f"loss {loss.item():.6f} differs from cross_entropy " \
+        f"{expected.item():.6f} (rel_error {err:.2e})"
+
+
+@pytest.mark.student("nn_forward_backward")
 @pytest.mark.parametrize("reg", [0.0, 0.05])
 def test_gradients_match_autograd(device_dtype, reg):
     device, dtype = device_dtype
     params, X, y = toy_problem(device, dtype)
-    loss, grads = nn_forward_backward(params, X, y, reg)
-    expected_loss, expected_grads = autograd_loss_and_grads(params, X, y, reg)
-    assert set(grads) == set(PARAM_NAMES), f"grads must have keys {PARAM_NAMES}, got {sorted(grads)}"
-    assert rel_error(loss, expected_loss) < tolerance(dtype), "loss differs from autograd's"
+    _, grads = nn_forward_backward(params, X, y, reg)
+    _, expected_grads = autograd_loss_and_grads(params, X, y, reg)
     for name in PARAM_NAMES:
-        assert grads[name].shape == params[name].shape, \
-            f"d{name} has shape {tuple(grads[name].shape)}, expected {tuple(params[name].shape)}"
-        assert grads[name].dtype == dtype, f"d{name} must keep the dtype {dtype}"
         err = rel_error(grads[name], expected_grads[name])
         assert err < tolerance(dtype), f"d{name} differs from autograd: rel_error {err:.2e}"
 
 
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
+@pytest.mark.student("nn_forward_backward")
 @pytest.mark.parametrize("reg", [0.0, 0.05])
 def test_gradients_match_numeric_gradients(reg):
     params, X, y = toy_problem("cpu", torch.float64, num_inputs=5, seed=1)
@@ -115,37 +179,42 @@ def test_gradients_match_numeric_gradients(reg):
         assert err < 1e-7, f"d{name} differs from the numeric gradient: rel_error {err:.2e}"
 
 
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
-def test_regularization_gradient_is_two_reg_w(device_dtype):
-    device, dtype = device_dtype
-    params, X, y = toy_problem(device, dtype)
-    _, plain = nn_forward_backward(params, X, y, 0.0)
-    _, regularized = nn_forward_backward(params, X, y, 0.3)
-    for name in ("W1", "W2"):
-        err = rel_error(regularized[name] - plain[name], 0.6 * params[name])
-        assert err < tolerance(dtype) * 10, f"the reg part of d{name} must be 2 * reg * {name}"
-    for name in ("b1", "b2"):
-        assert rel_error(regularized[name], plain[name]) < tolerance(dtype), \
-            f"biases are not regularized: d{name} must not change with reg"
-
-
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
-def test_mismatched_labels_raise(device_dtype):
-    device, dtype = device_dtype
-    params, X, y = toy_problem(device, dtype)
+@pytest.mark.student("nn_forward_backward")
+def test_scores_without_labels_and_mismatched_labels():
+    params, X, y = toy_problem("cpu", torch.float64)
+    scores = nn_forward_backward(params, X)
+    assert torch.equal(scores, tln.nn_forward_pass(params, X)[0]), \
+        "with y=None, nn_forward_backward must return the scores"
     with pytest.raises(ValueError):
         nn_forward_backward(params, X, y[:-1], 0.0)
 
 
-@pytest.mark.student("nn_forward_pass", "nn_predict")
+@pytest.mark.student("nn_forward_backward", composed=True)
+@pytest.mark.parametrize("reg", [0.0, 0.05])
+def test_loss_and_gradients_with_your_forward_pass(reg):
+    params, X, y = toy_problem("cpu", torch.float64, seed=2)
+    loss, grads = nn_forward_backward(params, X, y, reg)
+    expected_loss, expected_grads = autograd_loss_and_grads(params, X, y, reg)
+    assert rel_error(loss, expected_loss) < 1e-7, "with your nn_forward_pass the loss is wrong"
+    for name in PARAM_NAMES:
+        err = rel_error(grads[name], expected_grads[name])
+        assert err < 1e-7, f"with your nn_forward_pass d{name} differs from autograd: {err:.2e}"
+
+
+# ---------------------------------------------------------------------------
+# Prediction, minibatches, SGD step, search grid
+# ---------------------------------------------------------------------------
+
+@pytest.mark.student("nn_predict")
 def test_predict_is_argmax_of_scores(device_dtype):
     device, dtype = device_dtype
     params, X, _ = toy_problem(device, dtype, num_inputs=20)
-    y_pred = nn_predict(params, nn_forward_backward, X)
-    scores, _ = nn_forward_pass(params, X)
+    y_pred = nn_predict(params, stand_ins.nn_forward_backward, X)
+    scores = stand_ins.nn_forward_pass(params, X)[0]
     assert y_pred.dtype == torch.int64 and y_pred.shape == (20,), \
         f"predictions must be int64 [20], got {y_pred.dtype} {tuple(y_pred.shape)}"
-    assert torch.equal(y_pred, scores.argmax(dim=1)), "predictions must be the argmax of the scores"
+    assert torch.equal(y_pred, scores.argmax(dim=1)), \
+        "predictions must be the argmax of the scores that loss_func(params, X) returns"
 
 
 @pytest.mark.student("nn_sample_batch")
@@ -177,100 +246,6 @@ def test_sgd_step_updates_in_place(device_dtype):
         assert err < tolerance(dtype), f"{name} must become {name} - learning_rate * d{name}"
 
 
-def train_toy(device, dtype, learning_rate=0.5, num_iters=300, seed=0):
-    toy = make_toy_split(120, 60, input_size=4, num_classes=3, seed=seed, dtype=dtype,
-                         device=device)
-    X, y, X_val, y_val = toy["X_train"], toy["y_train"], toy["X_val"], toy["y_val"]
-    torch.manual_seed(seed)
-    net = TwoLayerNet(4, 10, 3, dtype=dtype, device=device, std=1e-1)
-    stats = net.train(X, y, X_val, y_val, learning_rate=learning_rate, reg=1e-4,
-                      num_iters=num_iters, batch_size=30)
-    return net, stats, (X, y, X_val, y_val)
-
-
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward", "nn_predict",
-                     "nn_sample_batch", "nn_sgd_step")
-def test_training_on_toy_data_learns(device_dtype):
-    device, dtype = device_dtype
-    net, stats, (X, y, X_val, y_val) = train_toy(device, dtype)
-    losses = torch.tensor(stats["loss_history"])
-    assert losses.shape == (300,), f"expected 300 losses, got {losses.shape[0]}"
-    assert losses[0] > 1.0, f"the toy net should start near log(3) = 1.1, got {losses[0]:.3f}"
-    assert losses[-20:].mean() < 0.2 * losses[0], \
-        f"the loss should fall: first {losses[0]:.3f}, last {losses[-20:].mean():.3f}"
-    assert len(stats["train_acc_history"]) == 75 and len(stats["val_acc_history"]) == 75, \
-        "accuracies are recorded once per epoch (120 / 30 = 4 iterations)"
-    assert stats["val_acc_history"][-1] > 0.9 > stats["val_acc_history"][0] - 0.3, \
-        f"val accuracy should rise above 0.9, got {stats['val_acc_history'][-1]:.2f}"
-    assert (net.predict(X_val) == y_val).double().mean() > 0.9, "the trained net should fit the blobs"
-
-
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward", "nn_predict",
-                     "nn_sample_batch", "nn_sgd_step")
-def test_learning_rate_decays_once_per_epoch():
-    # With learning_rate_decay = 0 every step after the first epoch is 0: the
-    # parameters must then stay exactly as they were after that epoch.
-    X, y = make_toy_data(40, seed=2)
-    params = make_toy_params(seed=2)
-    nn_train(params, nn_forward_backward, nn_predict, X, y, X, y, learning_rate=0.1,
-             learning_rate_decay=0.0, num_iters=4, batch_size=10)
-    after_one_epoch = {name: value.clone() for name, value in params.items()}
-    assert not torch.equal(after_one_epoch["W1"], make_toy_params(seed=2)["W1"]), \
-        "the first epoch must change the weights"
-    params_long = make_toy_params(seed=2)
-    torch.manual_seed(0)
-    nn_train(params_long, nn_forward_backward, nn_predict, X, y, X, y, learning_rate=0.1,
-             learning_rate_decay=0.0, num_iters=12, batch_size=10)
-    torch.manual_seed(0)
-    params_short = make_toy_params(seed=2)
-    nn_train(params_short, nn_forward_backward, nn_predict, X, y, X, y, learning_rate=0.1,
-             learning_rate_decay=0.0, num_iters=4, batch_size=10)
-    for name in PARAM_NAMES:
-        assert torch.equal(params_long[name], params_short[name]), \
-            f"{name} changed after the rate decayed to 0 at the end of the first epoch"
-
-
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward", "nn_sample_batch", "nn_sgd_step")
-def test_divergence_stops_with_a_warning(device_dtype):
-    device, dtype = device_dtype
-    with pytest.warns(RuntimeWarning, match=r"iteration \d+.*learning rate 1e\+08"):
-        _, stats, _ = train_toy(device, dtype, learning_rate=1e8, num_iters=500)
-    losses = stats["loss_history"]
-    assert len(losses) < 100, f"training should stop early, ran {len(losses)} iterations"
-    assert torch.isfinite(torch.tensor(losses, dtype=torch.float64)).all(), \
-        "the history must hold only finite losses"
-
-
-@pytest.mark.student("nn_forward_pass", "nn_forward_backward")
-def test_bad_training_arguments_raise():
-    X, y = make_toy_data(20)
-    params = make_toy_params()
-    with pytest.raises(ValueError, match="batch_size"):
-        nn_train(params, nn_forward_backward, nn_predict, X, y, X, y, batch_size=0)
-    with pytest.raises(ValueError, match="same number"):
-        nn_train(params, nn_forward_backward, nn_predict, X, y[:-1], X, y)
-    with pytest.raises(ValueError):
-        nn_forward_backward(params, X, y[:5])
-
-
-@pytest.mark.student("nn_forward_pass", "nn_predict")
-def test_save_load_round_trip(tmp_path, device_dtype):
-    device, dtype = device_dtype
-    torch.manual_seed(0)
-    net = TwoLayerNet(12, 7, 5, dtype=dtype, device=device, std=1.0)
-    net.params["b1"] += torch.randn(7, dtype=dtype, device=device)
-    net.save(tmp_path / "net.pt")
-    other = TwoLayerNet(12, 7, 5, dtype=dtype, device=device)
-    other.load(tmp_path / "net.pt")
-    for name in PARAM_NAMES:
-        assert torch.equal(other.params[name], net.params[name]), f"{name} changed in save/load"
-    X = torch.randn(30, 12, dtype=dtype, device=device)
-    assert torch.equal(other.predict(X), net.predict(X)), "the loaded net must predict the same"
-    saved = torch.load(tmp_path / "net.pt", weights_only=True)
-    assert isinstance(saved, dict) and set(saved) >= set(PARAM_NAMES), \
-        "the file must hold a plain dict of the parameters"
-
-
 @pytest.mark.student("nn_get_search_params")
 def test_search_params_are_a_small_grid():
     grid = nn_get_search_params()
@@ -285,23 +260,46 @@ def test_search_params_are_a_small_grid():
     assert all(0 < d <= 1 for d in decays), "learning-rate decays must be in (0, 1]"
 
 
-@pytest.mark.student("find_best_net", "nn_forward_pass", "nn_forward_backward", "nn_predict",
-                     "nn_sample_batch", "nn_sgd_step")
-def test_find_best_net_keeps_the_best_and_survives_divergence():
-    data = make_toy_split(200, 100, input_size=6, num_classes=4, seed=3, dtype=torch.float32)
-    X_val, y_val = data["X_val"], data["y_val"]
+# ---------------------------------------------------------------------------
+# The search
+# ---------------------------------------------------------------------------
 
-    def grid():  # a useless rate, a diverging one and a good one
-        return [1e-9, 1e9, 0.5], [8], [1e-4], [0.95]
+def search_toy_problem():
+    """Run find_best_net on blobs with a good, a diverging and a useless learning rate."""
+    data = make_toy_split(200, 100, input_size=6, num_classes=4, seed=3, dtype=torch.float32)
+
+    def grid():  # the good rate comes first: the search must keep the best, not the last
+        return [0.5, 1e9, 1e-9], [8], [1e-4], [0.95]
 
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         net, stat, val_acc = find_best_net(data, grid, num_epochs=20, batch_size=50,
                                            verbose=False)
+    return data, net, stat, val_acc
+
+
+def check_search(data, net, stat, val_acc):
     assert isinstance(net, TwoLayerNet), "find_best_net must return a TwoLayerNet"
     assert net.params["W1"].shape == (6, 8), "the best net must use the grid's hidden size"
-    assert val_acc > 0.8, f"the good learning rate should win with val acc > 0.8, got {val_acc:.3f}"
-    measured = (net.predict(X_val) == y_val).double().mean().item()
+    assert val_acc > 0.8, \
+        f"the good learning rate (0.5, the first of three) should win with val acc > 0.8, got " \
+        f"{val_acc:.3f}: keep the net with the highest validation accuracy, not the last one"
+    measured = (net.predict(data["X_val"]) == data["y_val"]).double().mean().item()
     assert abs(measured - val_acc) < 1e-12, "best_val_acc must be the returned net's val accuracy"
     assert "loss_history" in stat and "val_acc_history" in stat, "best_stat holds the histories"
+    config = stat.get("config")
+    assert isinstance(config, dict) and set(config) == CONFIG_KEYS, \
+        f"best_stat['config'] must be a dict with the keys {sorted(CONFIG_KEYS)}, got {config}"
+    assert config["learning_rate"] == 0.5 and config["hidden_size"] == 8, \
+        f"best_stat['config'] must describe the best net, got {config}"
+
+
+@pytest.mark.student("find_best_net")
+def test_find_best_net_keeps_the_best_and_survives_divergence():
+    check_search(*search_toy_problem())
+
+
+@pytest.mark.student("find_best_net", composed=True)
+def test_find_best_net_with_your_training_functions():
+    check_search(*search_toy_problem())

@@ -1,4 +1,5 @@
 """Fixtures for the tests that work on whole student kits (instructor only)."""
+import json
 import os
 import shutil
 
@@ -7,6 +8,7 @@ import pytest
 from helpers import release, sandbox, submission
 from helpers.run_notebooks import environment, execute_notebook
 from helpers.utils import KIT_ROOT
+from tests.kit.runner import set_run_mode
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +21,10 @@ def student_kit(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def finished_kit(tmp_path_factory):
-    """A release with the reference solutions copied in and every notebook run (quick mode),
-    as a student who finished would have it."""
+    """A release with the reference solutions copied in and every notebook run, as a student
+    who finished would have it. The notebooks run in quick mode (a full run takes minutes);
+    their run-mode records, which say so, are then set to a full run, since
+    collect_submission.py refuses quick-mode notebooks."""
     kit = tmp_path_factory.mktemp("finished") / "student_kit"
     release.build_release(kit)
     for path in (KIT_ROOT / "assignment").glob("*.py"):
@@ -31,6 +35,10 @@ def finished_kit(tmp_path_factory):
             path = kit / "notebooks" / name
             failure = execute_notebook(path, path, timeout=900)
             assert failure is None, f"{name} failed with the reference solutions: {failure}"
+            records = submission.run_mode_records(json.loads(path.read_text()))
+            assert records and all(r["quick_mode"] is True for r in records), \
+                f"{name}: the set-up cell must record the quick-mode run, found {records}"
+            set_run_mode(path, quick=False)
     return kit
 
 

@@ -5,7 +5,8 @@
   IMPLEMENTED, no solution survives, notebooks carry no outputs,
   collect_submission refuses it, and a notebook stops at the first stub;
 - a finished release (the reference solutions copied in, the notebooks run
-  in quick mode): the self-check passes and the submission zip is right;
+  in quick mode and then marked as a full run): the self-check passes and the
+  submission zip is right;
 - every refusal of collect_submission, each with its exit code and message.
 """
 import json
@@ -18,8 +19,8 @@ import torch
 
 from helpers import release, submission
 from helpers.run_notebooks import environment, execute_notebook
-from helpers.utils import KIT_ROOT
-from tests.kit.runner import run_in
+from helpers.utils import KIT_ROOT, RUN_MODE_MIME
+from tests.kit.runner import run_in, set_run_mode
 
 
 def functions_with_regions():
@@ -110,11 +111,26 @@ def test_release_notebook_stops_at_the_first_stub(student_kit, tmp_path):
     assert "not implemented yet; write your code in assignment/" in failure
 
 
+# The commands every student-facing text uses: one per job.
+CHECK_COMMAND = "python -m helpers.check"
+RUN_COMMAND = "jupyter nbconvert --to notebook --execute --inplace notebooks/"
+
+
 def test_student_readme_describes_the_workflow(student_kit):
     readme = (student_kit / "README.md").read_text()
-    for command in ("pip install -r requirements.txt", "python -m helpers.check",
-                    "python collect_submission.py"):
+    for command in ("pip install -r requirements.txt", CHECK_COMMAND, RUN_COMMAND,
+                    "KIT_QUICK=1", "python collect_submission.py", "WAITING for"):
         assert command in readme, f"the student README does not mention {command!r}"
+    assert "pytest" not in readme, "students check their work with one command"
+
+
+def test_notebooks_name_the_same_commands(student_kit):
+    for path in sorted((student_kit / "notebooks").glob("*.ipynb")):
+        text = "".join("".join(cell["source"]) for cell in json.loads(path.read_text())["cells"])
+        assert f"`{CHECK_COMMAND} " in text, f"{path.name} does not name {CHECK_COMMAND!r}"
+        assert "pytest" not in text, f"{path.name} names pytest; students use {CHECK_COMMAND!r}"
+        assert "KIT_QUICK=1" in text and "utils.show_run_mode()" in text, \
+            f"{path.name} must explain quick mode and record the run mode"
 
 
 # ------------------------------------------------------ a finished release ---
@@ -143,7 +159,7 @@ def test_round_trip_self_check_and_submission(kit_copy):
     assert manifest["student_id"] == "s123" and manifest["name"] == "Ada Lovelace"
     assert manifest["created_utc"].endswith("+00:00")
     assert manifest["self_check"]["exit_code"] == 0
-    assert " 0 fail, 0 not implemented" in manifest["self_check"]["summary"]
+    assert " 0 fail, 0 waiting, 0 not implemented" in manifest["self_check"]["summary"]
 
 
 # ------------------------------------------------- refusals, one at a time ---
@@ -165,6 +181,24 @@ def test_refuses_a_missing_file(kit_copy):
 def test_refuses_a_notebook_never_run(kit_copy, student_kit):
     shutil.copy(student_kit / "notebooks" / "two_layer_net.ipynb", kit_copy / "notebooks")
     assert "notebooks/two_layer_net.ipynb: was never run" in refused(kit_copy)
+
+
+def test_refuses_a_notebook_run_in_quick_mode(kit_copy):
+    set_run_mode(kit_copy / "notebooks" / "two_layer_net.ipynb", quick=True)
+    message = refused(kit_copy)
+    assert "notebooks/two_layer_net.ipynb: was run in quick mode (KIT_QUICK=1)" in message
+    assert "Re-run it without KIT_QUICK" in message
+    assert "linear_classifier.ipynb" not in message, "only the quick-mode notebook is named"
+
+
+def test_refuses_a_notebook_that_does_not_record_its_run_mode(kit_copy):
+    path = kit_copy / "notebooks" / "linear_classifier.ipynb"
+    notebook = json.loads(path.read_text())
+    for cell in notebook["cells"]:
+        cell["outputs"] = [output for output in cell.get("outputs", [])
+                           if RUN_MODE_MIME not in output.get("data", {})]
+    path.write_text(json.dumps(notebook))
+    assert "notebooks/linear_classifier.ipynb: does not record how it was run" in refused(kit_copy)
 
 
 def test_refuses_a_notebook_with_an_error_output(kit_copy):
