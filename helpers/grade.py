@@ -53,6 +53,7 @@ from helpers import submission
 from helpers.check import PARTS, PASS
 from helpers.release import build_release
 from helpers.utils import KIT_ROOT
+from helpers.verdicts.runner import grade_checks
 
 RUBRIC_PATH = KIT_ROOT / "helpers" / "rubric.json"
 RUNNER = KIT_ROOT / "helpers" / "grade_runner.py"
@@ -446,7 +447,7 @@ def grade_one(ctx, sub):
     if not sub.fatal:
         root, kit = make_sandbox(ctx, sub)
         try:
-            report = run_checks_for(ctx, sub, kit)
+            report = grade_checks(ctx, sub, kit)
             if not sub.fatal:
                 model_scores = score_models(ctx, sub, root)
         finally:

@@ -54,6 +54,7 @@ INSTRUCTOR_ONLY = (
     "helpers/release.py",
     "helpers/grade.py",
     "helpers/grade_runner.py",
+    "helpers/verdicts",
     "helpers/rubric.json",
     "tests/hidden",
 )

@@ -250,7 +250,7 @@ class WorkerSession(peer.Hooks):
         try:
             self.call(part, label, ImportRequest(part))
         except StudentCodeError as err:
-            self.broken[part] = f"assignment/{part}.py could not be imported: {err}"
+            self.broken[part] = str(err)
         except Exception as err:  # the module raised: every check of it would fail the same way
             where = "".join(f" {note}" for note in getattr(err, "__notes__", ()))
             self.broken[part] = (f"assignment/{part}.py could not be imported: "
