@@ -95,7 +95,8 @@ def warm_up():
 # ---------------------------------------------------------------- pytest ---
 
 class _TrustedCollector(_Collector):
-    """helpers.check's collector, keeping visible and hidden checks apart and doing the
+    """helpers.check's collector, keeping visible and hidden checks apart, judging each part by
+    its own check files only (``test_<part>.py``, as when each part ran alone), and doing the
     worker's part of the session: import each part before the first check runs."""
 
     def __init__(self, checks_dir, parts, session):
@@ -112,7 +113,9 @@ class _TrustedCollector(_Collector):
             if (name, default_part) not in self.defining:  # known at collection, from the source
                 self.defining[name, default_part] = defining_part(name, default_part)
             part = self.defining[name, default_part]
-            owners.append(self.functions.setdefault((hidden, part, name), FunctionResult(part, name)))
+            if part == default_part:  # a part is judged by its own check files, as it always was
+                owners.append(self.functions.setdefault((hidden, part, name),
+                                                        FunctionResult(part, name)))
         return owners
 
     @pytest.hookimpl

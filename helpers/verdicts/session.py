@@ -190,8 +190,11 @@ class WorkerSession(peer.Hooks):
             raise StudentCodeError(self.stuck[label])
         left = self.budget.part_seconds - self.spent[part]
         if left <= 0:
-            raise StudentCodeError(f"the time for {part} ({self.budget.part_seconds:g} s) is used "
-                                   f"up; {label} was not run")
+            why = f"the time for {part} ({self.budget.part_seconds:g} s) is used up; the rest " \
+                  "of its checks were not run"
+            if why not in self.incidents[part]:
+                self.incidents[part].append(why)
+            raise StudentCodeError(why)
         if self.link is None:
             self.start()
         limit = min(self.budget.call_seconds, left)
@@ -199,15 +202,22 @@ class WorkerSession(peer.Hooks):
         self._deadline = started + limit
         try:
             result = self._call(label, target, method, args, kwargs, limit)
+        except Exception:
+            self._raise_pending()
+            raise
         finally:
             self.depth, self._deadline = 0, None
             self.spent[part] += time.monotonic() - started
             self.handles.clear()
             self.handle_ids.clear()
+        self._raise_pending()
+        return result
+
+    def _raise_pending(self):
+        """Raise what a callback of the checks raised beyond ``Exception`` (``pytest.fail``)."""
         if self.pending is not None:
             pending, self.pending = self.pending, None
             raise pending
-        return result
 
     def _call(self, label, target, method, args, kwargs, limit=None):
         try:

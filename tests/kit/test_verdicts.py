@@ -6,20 +6,22 @@ import textwrap
 
 import pytest
 
-from helpers.check import NOT_IMPLEMENTED, PARTS, PASS
+from helpers.check import FAIL, NOT_IMPLEMENTED, PARTS, PASS
 from helpers.utils import KIT_ROOT
 from helpers.verdicts.runner import read_checks, run_trusted_checks
 from tests.kit.runner import run_in
 
-# helpers.check in one process, as students run it, for the visible and the hidden checks.
+# helpers.check in one process, part by part as grading always ran it, for the visible and
+# the hidden checks.
 IN_PROCESS = textwrap.dedent("""
     import json
     from helpers.check import PARTS, run_checks
     statuses = {}
-    for folder, required in (("tests/assignment", True), ("tests/hidden", False)):
-        results, errors = run_checks(list(PARTS), folder, required)
-        assert not errors, errors
-        statuses.update({f"{folder}:{r.part}.{r.name}": r.status for r in results})
+    for part in PARTS:
+        for folder, required in (("tests/assignment", True), ("tests/hidden", False)):
+            results, errors = run_checks([part], folder, required)
+            assert not errors, errors
+            statuses.update({f"{folder}:{r.part}.{r.name}": r.status for r in results})
     print(json.dumps(statuses))
 """)
 
@@ -51,16 +53,29 @@ def in_process_statuses(kit):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("reference, expected", [(True, PASS), (False, NOT_IMPLEMENTED)],
-                         ids=["reference", "stubs"])
-def test_trusted_verdicts_equal_the_in_process_ones(student_kit, tmp_path, reference, expected):
-    kit = kit_with(student_kit, tmp_path, "kit", reference=reference)
-    report = run_trusted_checks(kit, PARTS, timeout=300)
+def mixed_files(student_kit):
+    """Reference files, but metrics as stubs and an SGD step that is not done in place."""
+    two_layer = (KIT_ROOT / "assignment" / "two_layer_net.py").read_text()
+    in_place = "        params[name].add_(grad, alpha=-learning_rate)\n"
+    assert in_place in two_layer
+    return {"metrics.py": (student_kit / "assignment" / "metrics.py").read_text(),
+            "two_layer_net.py": two_layer.replace(
+                in_place, "        params[name] = params[name] - learning_rate * grad\n")}
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("reference", {PASS}), ("stubs", {NOT_IMPLEMENTED}), ("mixed", {PASS, FAIL, NOT_IMPLEMENTED})])
+def test_trusted_verdicts_equal_the_in_process_ones(student_kit, tmp_path, kind, expected):
+    files = mixed_files(student_kit) if kind == "mixed" else None
+    report = run_trusted_checks(kit_with(student_kit, tmp_path, "kit", files, kind != "stubs"),
+                                PARTS, timeout=300)
     trusted = trusted_statuses(report)
     assert all(not entry["errors"] and "incidents" not in entry for entry in report.values()), report
-    assert set(trusted.values()) == {expected}, trusted
-    assert trusted == in_process_statuses(kit_with(student_kit, tmp_path, "alone",
-                                                   reference=reference, checks=True))
+    assert set(trusted.values()) == expected, trusted
+    assert trusted == in_process_statuses(kit_with(student_kit, tmp_path, "alone", files,
+                                                   kind != "stubs", checks=True))
+    if kind == "mixed":
+        assert trusted["tests/assignment:two_layer_net.nn_sgd_step"] == FAIL
 
 
 def report_of(student_kit, tmp_path, files, parts=("metrics",), timeout=40, **options):
