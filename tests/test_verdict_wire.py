@@ -54,7 +54,8 @@ def test_tensors_of_every_allowed_dtype_round_trip(dtype):
 
 def test_odd_tensors_round_trip():
     transposed = torch.arange(12.0).reshape(3, 4).t()
-    for tensor in (torch.tensor(2.5), torch.zeros(0, 3), transposed, torch.ones(2).requires_grad_()):
+    leaf = torch.ones(2).requires_grad_()
+    for tensor in (torch.tensor(2.5), torch.zeros(0, 3), transposed, leaf):
         back = round_trip(tensor)
         assert torch.equal(back, tensor.detach()) and back.shape == tensor.shape
         assert back.requires_grad == tensor.requires_grad

@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
+from multiprocessing import spawn
 from pathlib import Path
 
 import pytest
@@ -142,9 +143,9 @@ def run_pytest(checks_dir, parts, session):
              for part in parts if (checks_dir / folder / f"test_{part}.py").is_file()]
     collector = _TrustedCollector(checks_dir, parts, session)
     basetemp = session.scratch / "pytest"   # checks' tmp_path: the worker saves models there
-    args = ["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", "--import-mode=importlib",
-            "-W", "ignore::DeprecationWarning", "--rootdir", str(checks_dir),
-            "--basetemp", str(basetemp), *files]
+    args = ["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
+            "--import-mode=importlib", "-W", "ignore::DeprecationWarning",
+            "--rootdir", str(checks_dir), "--basetemp", str(basetemp), *files]
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main(args, plugins=[collector])
     return collector
@@ -202,14 +203,32 @@ def check_in_this_process(student_dir, parts, launcher, budget, checks, block_ne
 # --------------------------------------------------------------- process ---
 
 _SERVER_LOCK = threading.Lock()
+PROCESS_NAME = "trusted-checks"
 
 
 def _context():
-    """The forkserver context; its server preloads this module (``warm_up``) once."""
+    """The forkserver context; its server preloads this package (``warm_up``) once."""
     context = multiprocessing.get_context("forkserver")
     with _SERVER_LOCK:
         context.set_forkserver_preload([f"{__package__}.preload"])
+        if not getattr(spawn.get_preparation_data, "trusted", False):
+            spawn.get_preparation_data = _without_main(spawn.get_preparation_data)
     return context
+
+
+def _without_main(get_preparation_data):
+    """multiprocessing re-runs the parent's ``__main__`` (e.g. helpers/grade.py) from its file
+    in each new process; a trusted process must not read code a worker could have written
+    since, so its preparation data leaves ``__main__`` out."""
+    def get(name):
+        data = get_preparation_data(name)
+        if name.startswith(PROCESS_NAME):
+            data.pop("init_main_from_name", None)
+            data.pop("init_main_from_path", None)
+        return data
+
+    get.trusted = True
+    return get
 
 
 def _child(connection, *args):
@@ -226,8 +245,9 @@ def run_trusted_checks(student_dir, parts=PARTS, launcher=None, timeout=300.0, *
                        call_timeout=None, checks=None, block_network=False):
     """Grade the student's files in ``student_dir`` with the checks of ``parts``.
 
-    ``launcher(argv, cwd, env) -> Popen`` starts the worker (picklable: a module-level function
-    or a ``functools.partial`` of one; default ``plain_launcher``); ``timeout`` is the time
+    ``launcher(argv, cwd, env) -> Popen`` starts the worker (picklable: a function of an
+    importable module other than ``__main__``, or a ``functools.partial`` of one; default
+    ``plain_launcher``); ``timeout`` is the time
     budget of each part, ``call_timeout`` of each call (default ``timeout / 4``); ``checks`` the
     check files from ``read_checks`` (default: this source's). Returns the report dict.
     """
@@ -235,9 +255,10 @@ def run_trusted_checks(student_dir, parts=PARTS, launcher=None, timeout=300.0, *
     checks = read_checks() if checks is None else checks
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, str(student_dir), list(parts),
-                                                   launcher or plain_launcher, budget, checks,
-                                                   block_network), daemon=True)
+    process = context.Process(target=_child, name=f"{PROCESS_NAME}-{Path(student_dir).name}",
+                              args=(sender, str(student_dir), list(parts),
+                                    launcher or plain_launcher, budget, checks, block_network),
+                              daemon=True)
     process.start()
     sender.close()
     limit = len(parts) * (budget.part_seconds + 2 * budget.start_seconds) + 120

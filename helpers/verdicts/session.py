@@ -223,7 +223,8 @@ class WorkerSession(peer.Hooks):
         try:
             return self.link.call(target, method, args, kwargs)
         except wire.WireTimeout:
-            why = f"{label} timed out after {limit or self.budget.call_seconds:g} s (an endless loop?)"
+            seconds = limit or self.budget.call_seconds
+            why = f"{label} timed out after {seconds:g} s (an endless loop?)"
             self.stuck[label] = f"{label} timed out before; its other checks were not run"
             raise self._incident(why) from None
         except wire.PeerGone:

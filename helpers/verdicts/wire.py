@@ -325,7 +325,8 @@ def assign(original, new):
         original[:] = new
     elif isinstance(original, torch.Tensor) and isinstance(new, torch.Tensor):
         with torch.no_grad():
-            if (original.shape, original.dtype, original.device) == (new.shape, new.dtype, new.device):
+            if (original.shape, original.dtype, original.device) == \
+                    (new.shape, new.dtype, new.device):
                 original.copy_(new)
             else:
                 original.data = new

@@ -8,7 +8,7 @@ import pytest
 
 from helpers.check import FAIL, NOT_IMPLEMENTED, PARTS, PASS
 from helpers.utils import KIT_ROOT
-from helpers.verdicts.runner import read_checks, run_trusted_checks
+from helpers.verdicts.runner import run_trusted_checks
 from tests.kit.runner import run_in
 
 # helpers.check in one process, part by part as grading always ran it, for the visible and
@@ -70,7 +70,7 @@ def test_trusted_verdicts_equal_the_in_process_ones(student_kit, tmp_path, kind,
     report = run_trusted_checks(kit_with(student_kit, tmp_path, "kit", files, kind != "stubs"),
                                 PARTS, timeout=300)
     trusted = trusted_statuses(report)
-    assert all(not entry["errors"] and "incidents" not in entry for entry in report.values()), report
+    assert all(not e["errors"] and "incidents" not in e for e in report.values()), report
     assert set(trusted.values()) == expected, trusted
     assert trusted == in_process_statuses(kit_with(student_kit, tmp_path, "alone", files,
                                                    kind != "stubs", checks=True))
@@ -110,22 +110,25 @@ def test_the_worker_never_sees_a_check_file(student_kit, tmp_path):
 
 
 def test_an_endless_loop_costs_only_its_function(student_kit, tmp_path):
-    looping = METRICS + "\ndef confusion_matrix(y_true, y_pred, num_classes):\n    while True:\n        pass\n"
+    looping = METRICS + "\ndef confusion_matrix(y_true, y_pred, num_classes):\n    while True:\n" \
+        "        pass\n"
     _, report = report_of(student_kit, tmp_path, {"metrics.py": looping}, call_timeout=3)
     found = statuses(report)
     assert found["accuracy"][0] == PASS
-    assert found["confusion_matrix"][0] == "FAIL" and "timed out after 3 s" in found["confusion_matrix"][1][0]
+    assert found["confusion_matrix"][0] == "FAIL"
+    assert "timed out after 3 s" in found["confusion_matrix"][1][0]
     assert any("confusion_matrix timed out after 3 s" in i for i in report["metrics"]["incidents"])
 
 
 @pytest.mark.parametrize("body, why", [
     ("import sys\n    sys.exit(3)", "called sys.exit(3) in assignment/metrics.py"),
-    ("import os\n    os._exit(0)", "ended the worker process during confusion_matrix: it exited with code 0"),
+    ("import os\n    os._exit(0)",
+     "ended the worker process during confusion_matrix: it exited with code 0"),
     ("import os\n    os.write(4, b'garbage' * 10)\n    return 1", "garbled the channel"),
     ("return bytearray(2**40)", "ran out of memory"),
 ])
-def test_exits_crashes_and_garbage_fail_the_call_and_the_worker_restarts(student_kit, tmp_path, body,
-                                                                        why):
+def test_exits_crashes_and_garbage_fail_the_call_and_restart_the_worker(student_kit, tmp_path,
+                                                                       body, why):
     broken = METRICS + f"\ndef confusion_matrix(y_true, y_pred, num_classes):\n    {body}\n"
     _, report = report_of(student_kit, tmp_path, {"metrics.py": broken})
     found = statuses(report)
@@ -138,6 +141,6 @@ def test_an_import_that_fails_fails_its_part_only(student_kit, tmp_path):
                                                   "metrics.py": METRICS},
                           parts=("metrics", "model_selection"))
     assert report["model_selection"]["errors"] == [
-        "importing assignment/model_selection.py called sys.exit(3) in assignment/model_selection.py:2 "
-        "(remove sys.exit() / exit() from your code)"]
+        "importing assignment/model_selection.py called sys.exit(3) in "
+        "assignment/model_selection.py:2 (remove sys.exit() / exit() from your code)"]
     assert {f["status"] for f in report["metrics"]["functions"]} == {PASS}
