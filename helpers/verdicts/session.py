@@ -149,6 +149,7 @@ class WorkerSession(peer.Hooks):
         self.logs = {}            # part -> the worker's last output at its latest incident
         self.handles, self.handle_ids = {}, {}
         self.depth, self.part, self.pending, self._deadline = 0, None, None, None
+        self.start_error = None
 
     # ---------------------------------------------------------- the worker ---
 
@@ -168,6 +169,18 @@ class WorkerSession(peer.Hooks):
             self.stop()
             raise StudentCodeError("the worker did not start: no hello")
         self.link = peer.Peer(pipe, self, self.limits)
+
+    def _start_once(self, part):
+        """Start the worker; a worker that failed to start once is not started again."""
+        if self.start_error is None:
+            try:
+                self.start()
+                return
+            except StudentCodeError as err:
+                self.start_error = str(err)
+        if self.start_error not in self.incidents[part]:
+            self.incidents[part].append(self.start_error)
+        raise StudentCodeError(self.start_error)
 
     def stop(self, grace=0.0):
         """Kill the worker (its whole process group), after ``grace`` seconds to end by
@@ -196,7 +209,7 @@ class WorkerSession(peer.Hooks):
                 self.incidents[part].append(why)
             raise StudentCodeError(why)
         if self.link is None:
-            self.start()
+            self._start_once(part)
         limit = min(self.budget.call_seconds, left)
         started, self._deadline, self.depth, self.part = time.monotonic(), None, 1, part
         self._deadline = started + limit

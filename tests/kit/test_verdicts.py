@@ -1,5 +1,6 @@
 """Trusted verdicts (helpers/verdicts): the visible and hidden checks run in the grader's trusted
 process against the student's code in a worker, with the same verdicts as in one process."""
+import functools
 import json
 import shutil
 import textwrap
@@ -9,6 +10,7 @@ import pytest
 from helpers.check import FAIL, NOT_IMPLEMENTED, PARTS, PASS
 from helpers.utils import KIT_ROOT
 from helpers.verdicts.runner import run_trusted_checks
+from helpers.verdicts.session import plain_launcher
 from tests.kit.runner import run_in
 
 # helpers.check in one process, part by part as grading always ran it, for the visible and
@@ -144,3 +146,11 @@ def test_an_import_that_fails_fails_its_part_only(student_kit, tmp_path):
         "importing assignment/model_selection.py called sys.exit(3) in "
         "assignment/model_selection.py:2 (remove sys.exit() / exit() from your code)"]
     assert {f["status"] for f in report["metrics"]["functions"]} == {PASS}
+
+
+def test_a_worker_that_cannot_start_is_started_once(student_kit, tmp_path):
+    launcher = functools.partial(plain_launcher, memory_mb=64)  # too little to import torch
+    _, report = report_of(student_kit, tmp_path, {"metrics.py": METRICS}, launcher=launcher)
+    assert {f["status"] for f in report["metrics"]["functions"]} == {FAIL}
+    assert len(report["metrics"]["incidents"]) == 1
+    assert "the worker did not start" in report["metrics"]["incidents"][0]
