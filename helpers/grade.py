@@ -44,6 +44,7 @@ from helpers.grade_report import clean
 from helpers.grade_zip import SubmissionError, new_submission, read_capped_file, shown, verify_zip
 from helpers.release import build_release
 from helpers.utils import KIT_ROOT
+from helpers.verdicts.runner import grade_checks
 
 RUBRIC_PATH = KIT_ROOT / "helpers" / "rubric.json"
 RUNNER = KIT_ROOT / "helpers" / "grade_runner.py"
@@ -314,7 +315,7 @@ def grade_one(ctx, sub):
     if not sub.fatal:
         root, kit, scratch = make_kit(ctx, sub)
         try:
-            report = run_checks_for(ctx, sub, kit, scratch)
+            report = grade_checks(ctx, sub, kit)
             if not sub.fatal:
                 model_scores = score_models(ctx, sub)
         finally:

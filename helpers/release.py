@@ -58,6 +58,7 @@ INSTRUCTOR_ONLY = (
     "helpers/grade_models.py",
     "helpers/grade_report.py",
     "helpers/sandbox.py",
+    "helpers/verdicts",
     "helpers/rubric.json",
     "tests/hidden",
 )

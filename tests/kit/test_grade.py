@@ -26,6 +26,42 @@ from tests.kit.runner import run_in
 
 TIMEOUT = 120  # seconds for one run of every check; about 15 on an idle 2-core machine, more when busy
 
+# Hostile submissions. FORGE writes the result file the runner of the checks would write and
+# leaves; PATCH rewrites the runner's result objects and pytest's reports in memory; REWRITE
+# replaces the check files with ones that pass (and put the originals back when they are
+# imported) and dies, so that each part is run again with them.
+FORGE = """
+import json as _json, os as _os, sys as _sys
+_parts = [_a for _a in _sys.argv[1:] if not _a.endswith(".json")]
+for _arg in _sys.argv[1:]:
+    if _arg.endswith(".json"):
+        with open(_arg, "w") as _f:
+            _json.dump({_p: {"errors": [], "functions": [
+                {"name": "forged", "status": "PASS", "failures": [], "hidden": False}]}
+                for _p in _parts}, _f)
+_os._exit(0)
+"""
+PATCH = """
+import _pytest.reports as _reports
+import helpers.check as _check
+_check.FunctionResult.status = property(lambda self: "PASS")
+_reports.BaseReport.failed = property(lambda self: False)
+"""
+REWRITE = """
+import base64 as _b64, os as _os, pathlib as _pl
+_NAMES = NAMES_HERE
+_found = sorted(_pl.Path(__file__).resolve().parent.parent.glob("tests/*/test_*.py"))
+if _found and not any(b"FORGED" in _p.read_bytes() for _p in _found):
+    for _p in _found:
+        _text = "# FORGED\\nimport base64, pathlib, pytest\\n"
+        _text += "pathlib.Path(__file__).write_bytes(base64.b64decode(%r))\\n" % (
+            _b64.b64encode(_p.read_bytes()).decode())
+        for _i, _n in enumerate(_NAMES.get(_p.stem[5:], [])):
+            _text += "@pytest.mark.student(%r)\\ndef test_forged_%d():\\n    pass\\n" % (_n, _i)
+        _p.write_text(_text)
+    _os._exit(1)
+"""
+
 
 def fill_in(release_text, source_text, function):
     """The release file with ``function``'s stub replaced by its reference solution."""
@@ -111,6 +147,24 @@ def graded(working_sandbox, finished_kit, student_kit, tmp_path_factory):
          folder, "loop01")
     pack(variant("exit01", prepend("assignment/model_selection.py", "import sys\nsys.exit(3)\n")),
          folder, "exit01")
+    def hostile(code, wrong=False):
+        """Stubs (or, with ``wrong``, functions that return None) with ``code`` in metrics.py."""
+        def change(kit):
+            release_files_with()(kit)
+            for path in (kit / "assignment").glob("*.py"):
+                text = path.read_text()
+                if wrong:
+                    stub = r'raise NotImplementedError\(".*?' + re.escape(submission.STUB_MARK)
+                    text = re.sub(stub + r'.*?"\)', "return None", text)
+                path.write_text(code + "\n" + text if path.name == "metrics.py" else text)
+        return change
+
+    names = {p.stem: submission.stubbed_functions(p.read_text())
+             for p in (student_kit / "assignment").glob("*.py")}
+    pack(variant("forge01", hostile(FORGE)), folder, "forge01")
+    pack(variant("patch01", hostile(PATCH)), folder, "patch01")
+    pack(variant("rewrite01", hostile(REWRITE.replace("NAMES_HERE", repr(names)), wrong=True)),
+         folder, "rewrite01")
     pack(variant("overwrite01", prepend(
         "assignment/metrics.py",
         "import pathlib\n"
@@ -282,25 +336,32 @@ def test_partial_work_gets_partial_points(graded):
     assert 0 < part02["total"] < part01["total"] < graded["rows"]["ref01"]["total"]
 
 
-def test_endless_loop_times_out_and_the_rest_is_graded(graded):
+def test_endless_loop_costs_only_its_function(graded):
     row = graded["rows"]["loop01"]
-    assert f"linear_classifier: timed out after {TIMEOUT} s" in row["problems"]
-    assert row["linear_classifier"] == 0
+    assert f"linear_classifier: svm_loss_naive timed out after {TIMEOUT // 4} s" in row["problems"]
+    assert 0 < row["linear_classifier"] < full_parts()["linear_classifier"]
     assert row["metrics"] == full_parts()["metrics"]
 
 
 def test_exit_at_import_is_reported(graded):
     row = graded["rows"]["exit01"]
-    assert ("model_selection: the checks stopped in assignment/model_selection.py:2: SystemExit: 3 "
-            "(remove sys.exit() / exit() from your module)") in row["problems"]
+    assert ("model_selection: importing assignment/model_selection.py called sys.exit(3) in "
+            "assignment/model_selection.py:2 (remove sys.exit() / exit() from your code)"
+            ) in row["problems"]
     assert row["model_selection"] == 0
     assert row["metrics"] == full_parts()["metrics"]
 
 
-def test_overwriting_the_checks_fails_and_changes_nothing(graded):
+def test_overwriting_the_checks_changes_nothing(graded):
     row = graded["rows"]["overwrite01"]
-    assert row["metrics"] == 0 and "Read-only file system" in row["problems"], row["problems"]
-    assert row["fully_connected_networks"] == full_parts()["fully_connected_networks"]
+    assert row["problems"] == "" and all(row[p] == v for p, v in full_parts().items()), \
+        "the worker's folder holds no check to overwrite: the reference code gets every point"
+
+
+@pytest.mark.parametrize("student_id", ["forge01", "patch01", "rewrite01"])
+def test_forged_verdicts_earn_nothing(graded, student_id):
+    row = graded["rows"][student_id]
+    assert [row[part] for part in full_parts()] == [0] * len(full_parts()), row
 
 
 def test_unbounded_memory_is_stopped(graded):
@@ -540,3 +601,45 @@ def test_no_sandbox_says_what_is_unprotected(capsys, tmp_path):
     code = grade.main([str(tmp_path), "--no-sandbox"])
     err = capsys.readouterr().err
     assert code == 2 and "NOT isolated" in err and "outlive the run" in err
+
+
+# Appends to the grader's own reference module (found through the worker's parent processes),
+# which the grader imports to score the saved models: code that would then run in the grader.
+SCORING_ATTACK = """
+import os as _os, pathlib as _pl
+
+
+def _grader_kit(pid):
+    for _ in range(6):
+        cwd = _pl.Path(f"/proc/{pid}/cwd").resolve()
+        if "victim-kit" in str(cwd) and (cwd / "helpers" / "grade.py").is_file():
+            return cwd
+        pid = int(_pl.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+_kit = _grader_kit(_os.getppid())
+if _kit:
+    _target = _kit / "assignment" / "linear_classifier.py"
+    if "PWNED" not in _target.read_text():
+        _target.write_text(_target.read_text() + "\\nimport pathlib\\npathlib.Path(__file__)"
+                           ".resolve().parent.parent.joinpath('PWNED').write_text('ran')\\n")
+"""
+
+
+def test_scoring_never_imports_what_student_code_wrote(finished_kit, tmp_path):
+    victim = tmp_path / "victim-kit"
+    shutil.copytree(KIT_ROOT, victim, ignore=shutil.ignore_patterns(
+        ".git", "data", "results", "saved", "__pycache__", ".pytest_cache"))
+    kit = tmp_path / "student"
+    shutil.copytree(finished_kit, kit)
+    metrics = kit / "assignment" / "metrics.py"
+    metrics.write_text(SCORING_ATTACK + metrics.read_text())
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    pack(kit, folder, "score01")
+    result = run_in(victim, "-m", "helpers.grade", str(folder), "--out", str(tmp_path / "g.csv"),
+                    "--jobs", "1", "--timeout", str(TIMEOUT), "--memory-mb", "4096")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "PWNED" in (victim / "assignment" / "linear_classifier.py").read_text(), \
+        "the attack reached the grader's file (the plain launcher shares the grader's user)"
+    assert not (victim / "PWNED").exists(), "the grader ran code that a submission wrote"
