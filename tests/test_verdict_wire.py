@@ -199,6 +199,35 @@ def test_calls_write_back_in_place_changes_and_keep_identity(linked):
     assert params["new"][0] is W and torch.equal(b, torch.zeros(2))
 
 
+def test_a_callback_gets_the_callers_own_unchanged_tensors(linked):
+    X, W = torch.ones(3), torch.ones(2)
+
+    def loss_func(inputs, weights):  # a check's callback: ``calls[0] is X`` must hold
+        return inputs is X, weights is W
+
+    assert linked.call(loss_func, None, (X, W)) == (True, True)
+
+
+def test_a_tensor_changed_before_the_callback_goes_as_a_copy():
+    original, changed = torch.ones(2), torch.ones(2)
+    encoder = wire.Encoder(Plain())
+    request = encoder.encode((original, changed))
+    serving = wire.Decoder(Plain(), memoryview(b"".join(bytes(c) for c in encoder.chunks)))
+    mine = serving.decode(request)
+    link = peer.Peer(None, Plain())
+    link.serving.append(serving)
+    mine[1].add_(1)  # the student's code changed it in place before calling back
+    numbers = link.outer_tensors()
+    assert sorted(numbers.values()) == [0] and id(mine[0]) in numbers
+    callback = wire.Encoder(Plain(), outer=numbers)
+    node = callback.encode([mine[0], mine[0], mine[1]])
+    data = memoryview(b"".join(bytes(c) for c in callback.chunks))
+    back = wire.Decoder(Plain(), data, outer=encoder.kept).decode(node)
+    assert back[0] is original and back[1] is original
+    assert node["v"][2]["t"] == "tensor", "a changed tensor is sent with its new content"
+    assert torch.equal(back[2], torch.full((2,), 2.0)) and back[2] is not changed
+
+
 def test_callbacks_nest_and_errors_cross_with_their_type(linked):
     def outer(callback, n):
         return [callback(i) for i in range(n)]

@@ -84,19 +84,38 @@ class Peer:
 
     def __init__(self, pipe, hooks, limits=wire.Limits()):
         self.pipe, self.hooks, self.limits = pipe, hooks, limits
+        self.serving = []   # decoders of the calls this side is running, innermost last
+        self.waiting = []   # objects of the calls this side awaits answers to, innermost last
 
     # ------------------------------------------------------------- calling ---
 
     def call(self, target, method, args=(), kwargs=None):
         """Call ``target`` (or its attribute ``method``) on the other side; serves the calls
         that come back meanwhile and returns the result (or raises the error)."""
-        encoder = Encoder(self.hooks, limits=self.limits)
+        encoder = Encoder(self.hooks, limits=self.limits, outer=self.outer_tensors())
         body = encoder.encode((target, tuple(args), dict(kwargs or {})))
         self._send({"op": "call", "method": method, "body": body}, encoder)
         return self.wait(encoder.kept)
 
+    def outer_tensors(self):
+        """``id -> number`` of the tensors of the call being served that are unchanged since
+        they arrived: a callback sends them back as references to the caller's own."""
+        if not self.serving:
+            return {}
+        decoder = self.serving[-1]
+        return {id(obj): i for i, obj in enumerate(decoder.table)
+                if isinstance(obj, torch.Tensor) and obj._version == decoder.versions.get(i)}
+
     def wait(self, inputs):
         """Serve calls until the answer to the request whose objects are ``inputs`` arrives."""
+        self.waiting.append(inputs)
+        try:
+            return self._wait()
+        finally:
+            self.waiting.pop()
+
+    def _wait(self):
+        inputs = self.waiting[-1]
         while True:
             message, data = self._receive()
             op = message.get("op")
@@ -142,7 +161,8 @@ class Peer:
 
     def serve(self, message, data):
         """Run one incoming call and send its answer."""
-        decoder = Decoder(self.hooks, data, limits=self.limits)
+        decoder = Decoder(self.hooks, data, limits=self.limits,
+                          outer=self.waiting[-1] if self.waiting else ())
         try:
             body = decoder.decode(message.get("body"))
         except wire.Unsendable as err:  # well formed, but names what this side does not know
@@ -155,7 +175,11 @@ class Peer:
         if method is not None and not isinstance(method, str):
             raise WireError("a method name must be a string")
         function = self.hooks.authorize(body[0], method)
-        self._run_and_reply(function, body, decoder)
+        self.serving.append(decoder)
+        try:
+            self._run_and_reply(function, body, decoder)
+        finally:
+            self.serving.pop()
 
     def _run_and_reply(self, function, body, decoder):
         try:

@@ -85,11 +85,14 @@ class Encoder:
     ``hooks.export(value)`` is asked about every value the format itself does not know; it
     returns a node (``fn``, ``cls``, ``obj`` with the state to send, ``handle``) or raises
     ``Unsendable``. ``inputs`` are the objects of the request being answered: they are sent
-    as ``{"t": "in"}`` references, so the caller gets its own objects back.
+    as ``{"t": "in"}`` references, so the caller gets its own objects back. ``outer`` maps
+    ``id(tensor)`` to its number in the request that this side is serving while it calls back
+    (``Peer.outer_tensors``): such a tensor goes back as ``{"t": "out"}``, so a callback gets
+    the other side's own tensor (``loss_func(params, X)`` is called with the caller's ``X``).
     """
 
-    def __init__(self, hooks, inputs=(), limits=Limits()):
-        self.hooks, self.limits = hooks, limits
+    def __init__(self, hooks, inputs=(), limits=Limits(), outer=None):
+        self.hooks, self.limits, self.outer = hooks, limits, outer or {}
         self.seen = {id(obj): {"t": "in", "i": i} for i, obj in enumerate(inputs)}
         self.kept = []     # memoized objects in order; keeps them alive while ids are in use
         self.chunks, self.size, self.nodes = [], 0, 0
@@ -127,6 +130,10 @@ class Encoder:
             return float(value)
         if not fresh and id(value) in self.seen:
             return self.seen[id(value)]
+        if not fresh and id(value) in self.outer and isinstance(value, torch.Tensor):
+            node = {"t": "out", "i": self.outer[id(value)]}
+            self._memo(value)  # numbered like any tensor: changes to it come back as updates
+            return node
         if isinstance(value, torch.Tensor):
             self._memo(value)
             return self._tensor(value)
@@ -182,11 +189,13 @@ class Decoder:
     ``hooks.resolve(node)`` turns ``fn``, ``cls``, ``handle`` nodes into objects and
     ``hooks.instance(cls_name)`` makes an empty object for an ``obj`` node. ``table`` lists
     the memoized objects in order and ``versions`` the ``_version`` of each tensor when it
-    was rebuilt: the callee reports what changed from them (see ``changed``).
+    was rebuilt: the callee reports what changed from them (see ``changed``). ``outer`` are
+    the objects of this side's request that the other side is serving (``{"t": "out"}``).
     """
 
-    def __init__(self, hooks, data, inputs=(), limits=Limits()):
+    def __init__(self, hooks, data, inputs=(), limits=Limits(), outer=()):
         self.hooks, self.data, self.inputs, self.limits = hooks, data, inputs, limits
+        self.outer = outer
         self.table, self.versions, self.nodes = [], {}, 0
 
     def decode(self, node, depth=0):
@@ -238,6 +247,13 @@ class Decoder:
 
     def _in(self, node, depth):
         return _index(self.inputs, node)
+
+    def _out(self, node, depth):
+        tensor = _index(self.outer, node)
+        if not isinstance(tensor, torch.Tensor):
+            raise WireError("an 'out' reference must name a tensor")
+        self.versions[len(self.table)] = tensor._version
+        return self._remember(tensor)
 
     def _bytes(self, node, depth):
         return bytes(self._slice(node))
