@@ -3,9 +3,10 @@
 ``WorkerSession.call(part, label, target, method, args, kwargs)`` sends one call to the worker
 (peer.py) and returns its result. The first call starts the worker through a *launcher*: a
 callable ``launcher(argv, cwd, env) -> subprocess.Popen`` with ``stdin``, ``stdout`` and
-``stderr`` pipes (``plain_launcher`` by default; a sandbox such as bubblewrap plugs in the same
-way). Each top-level call has a deadline: the smaller of ``Budget.call_seconds`` and what is
-left of its part's ``Budget.part_seconds``. When the student's code times out, exits, crashes,
+``stderr`` pipes (``plain_launcher`` by default), or a Popen-like handle whose ``kill()`` ends
+every process the worker started (``sandboxed.SandboxLauncher``, which grading uses). Each
+top-level call has a deadline: the smaller of ``Budget.call_seconds`` and what is left of its
+part's ``Budget.part_seconds``. When the student's code times out, exits, crashes,
 runs out of memory or garbles the channel, the call raises ``StudentCodeError`` and the worker
 is stopped; the next call starts a fresh one. A function that timed out once fails at once
 afterwards, and a module that cannot be imported fails every call into it, so a broken function
@@ -79,6 +80,22 @@ def _limit_worker(memory_mb):
         except (OSError, AttributeError):
             pass
     return apply
+
+
+# What ``plain_launcher`` (grading with --no-sandbox) leaves open, and what it still enforces.
+PLAIN_UNPROTECTED = (
+    "no sandbox: the student's code runs as you, with your files, your processes and the network",
+    "it can read and change the instructor's kit, the rubric, the hidden checks and other zips",
+    "it can read the grader's environment and memory through /proc, and write the memory of the "
+    "process that holds the verdicts",
+    "network access is blocked in Python only (socket.connect); _socket or a child process "
+    "gets through",
+    "a setsid or daemonised process can outlive the run",
+    "no limit on the number of processes",
+    "still enforced: verdicts in a process that runs no student code, time per call and per "
+    "part, memory per process (RLIMIT_AS), file size, one CPU thread and an environment without "
+    "your variables (but PATH)",
+)
 
 
 def plain_launcher(argv, cwd, env, memory_mb=6144, net_prefix=()):
@@ -391,11 +408,7 @@ def _reap(process, output, grace):
         code = process.wait(timeout=grace) if grace else None
     except subprocess.TimeoutExpired:
         code = None
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        if code is None:
-            process.kill()
+    _end(process, code)
     code = process.wait() if code is None else code
     for stream in (process.stdin, process.stdout):
         try:
@@ -406,6 +419,19 @@ def _reap(process, output, grace):
         output.thread.join(timeout=5)
     process.stderr.close()
     return code
+
+
+def _end(process, code):
+    """Kill everything the worker started: a plain ``Popen``'s process group (its own session),
+    or what the ``kill()`` of a launcher's own handle ends (a sandbox: all of it)."""
+    if not isinstance(process, subprocess.Popen):
+        process.kill()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        if code is None:
+            process.kill()
 
 
 def _verdict_name(value):

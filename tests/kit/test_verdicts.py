@@ -2,15 +2,24 @@
 process against the student's code in a worker, with the same verdicts as in one process."""
 import functools
 import json
+import os
 import shutil
+import signal
+import socket
+import sys
 import textwrap
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
+from helpers import sandbox
 from helpers.check import FAIL, NOT_IMPLEMENTED, PARTS, PASS
 from helpers.utils import KIT_ROOT
 from helpers.verdicts.runner import run_trusted_checks
-from helpers.verdicts.session import plain_launcher
+from helpers.verdicts.sandboxed import SandboxLauncher
+from helpers.verdicts.session import SCRATCH_FOLDER, plain_launcher, worker_environment
 from tests.kit.runner import run_in
 
 # helpers.check in one process, part by part as grading always ran it, for the visible and
@@ -154,3 +163,74 @@ def test_a_worker_that_cannot_start_is_started_once(student_kit, tmp_path):
     assert {f["status"] for f in report["metrics"]["functions"]} == {FAIL}
     assert len(report["metrics"]["incidents"]) == 1
     assert "the worker did not start" in report["metrics"]["incidents"][0]
+
+
+# --------------------------------------------------------- the sandboxed worker ---
+
+# The student's accuracy notes what the worker can reach, in its home (the scratch folder).
+PROBE = textwrap.dedent("""
+    _accuracy = accuracy
+
+    def accuracy(y_true, y_pred):
+        import json, os, pathlib, socket
+        facts = {"uid": os.getuid(), "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+                 "env": sorted(os.environ), "home": os.environ["HOME"]}
+        for name, path in (("kit", "assignment/metrics.py"), ("tmp", "/tmp/" + TOKEN),
+                           ("scratch", os.path.join(os.environ["HOME"], "note"))):
+            try:
+                with open(path, "a") as f:
+                    f.write("#" + "probe-was-here")
+                facts[name] = "written"
+            except OSError as err:
+                facts[name] = type(err).__name__
+        try:
+            socket.create_connection(("127.0.0.1", PORT), timeout=5)
+            facts["network"] = "connected"
+        except OSError as err:
+            facts["network"] = type(err).__name__
+        pathlib.Path(os.environ["HOME"], "facts.json").write_text(json.dumps(facts))
+        return _accuracy(y_true, y_pred)
+""")
+
+
+def test_the_worker_runs_in_the_sandbox(working_sandbox, student_kit, tmp_path):
+    token = f"kit-probe-{os.urandom(4).hex()}"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    probe = PROBE.replace("TOKEN", repr(token)).replace("PORT", str(listener.getsockname()[1]))
+    try:
+        kit, report = report_of(student_kit, tmp_path, {"metrics.py": METRICS + probe},
+                                launcher=SandboxLauncher(memory_mb=4096))
+    finally:
+        listener.close()
+    assert statuses(report)["accuracy"][0] == PASS, report
+    facts = json.loads((kit / SCRATCH_FOLDER / "facts.json").read_text())
+    assert facts["uid"] == sandbox.SANDBOX_UID and len(facts["pids"]) <= 3, facts
+    assert facts["kit"] == "OSError"
+    assert "#probe-was-here" not in (kit / "assignment" / "metrics.py").read_text()
+    assert facts["scratch"] == "written" and facts["home"] == str(kit / SCRATCH_FOLDER)
+    assert facts["tmp"] == "written" and not Path("/tmp", token).exists(), "a private /tmp"
+    assert facts["network"] != "connected"
+    assert set(facts["env"]) <= set(sandbox.BASE_ENV) | set(worker_environment(kit)) | {"PATH", "PWD"}
+
+
+ECHO = "import sys\nfor line in sys.stdin:\n    print(line.strip(), flush=True)\n"
+
+
+def test_the_sandbox_lives_as_long_as_its_handle(working_sandbox, tmp_path):
+    (tmp_path / SCRATCH_FOLDER).mkdir()
+    launcher = SandboxLauncher(memory_mb=1024)
+    started = []
+    thread = threading.Thread(target=lambda: started.append(
+        launcher([sys.executable, "-c", ECHO], str(tmp_path), {})))
+    thread.start()
+    thread.join()   # the thread that called the launcher has ended: the sandbox must not
+    worker = started[0]
+    time.sleep(0.5)
+    worker.stdin.write(b"still here\n")
+    worker.stdin.flush()
+    assert worker.stdout.readline() == b"still here\n" and worker.poll() is None
+    worker.kill()
+    assert worker.wait(timeout=10) == -signal.SIGKILL, "a signal reads as Popen reports it"
+    worker.kill()   # twice is harmless
