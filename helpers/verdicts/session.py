@@ -127,15 +127,17 @@ def worker_environment(scratch, block_network=False):
 
 
 class OutputTail:
-    """Drains what the worker prints (a thread), keeping the total and the last bytes."""
+    """Drains what the worker prints (a thread), keeping the total and the last bytes. Past
+    ``cap`` bytes it stops reading: endless printing then blocks the worker (no CPU burnt)
+    until its call's deadline."""
 
-    def __init__(self, stream, keep=32 * 1024):
-        self.stream, self.keep, self.total, self.tail = stream, keep, 0, b""
+    def __init__(self, stream, keep=32 * 1024, cap=MAX_OUTPUT_BYTES):
+        self.stream, self.keep, self.cap, self.total, self.tail = stream, keep, cap, 0, b""
         self.thread = threading.Thread(target=self._drain, daemon=True)
         self.thread.start()
 
     def _drain(self):
-        while chunk := os.read(self.stream.fileno(), 1 << 16):
+        while self.total <= self.cap and (chunk := os.read(self.stream.fileno(), 1 << 16)):
             self.total += len(chunk)
             self.tail = (self.tail + chunk)[-self.keep:]
 
