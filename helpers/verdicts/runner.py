@@ -33,6 +33,7 @@ from helpers.submission import stubbed_functions
 from helpers.utils import KIT_ROOT
 
 from . import proxy
+from .sandboxed import SandboxLauncher
 from .session import Budget, WorkerSession, plain_launcher
 
 CHECK_FOLDERS = ("tests/assignment", "tests/hidden")
@@ -87,6 +88,7 @@ def warm_up():
     import _pytest.config
 
     import helpers.gradcheck, helpers.nn_studies, helpers.reference_models, helpers.solver  # noqa
+    import helpers.verdicts.sandboxed  # noqa: F401 - the launcher grading sends
     for name in _pytest.config.default_plugins:
         with contextlib.suppress(ImportError):
             __import__(f"_pytest.{name}")
@@ -282,18 +284,26 @@ def run_trusted_checks(student_dir, parts=PARTS, launcher=None, timeout=300.0, *
 _CHECKS = {}
 
 
+def launcher_for(ctx):
+    """The worker's launcher for grading: the bubblewrap sandbox, or with ``--no-sandbox``
+    (``ctx.protected`` false) a plain subprocess; and whether the worker must block the network
+    itself (it has no network namespace then)."""
+    if ctx.protected:
+        return SandboxLauncher(memory_mb=ctx.memory_mb), False
+    return functools.partial(plain_launcher, memory_mb=ctx.memory_mb), True
+
+
 def grade_checks(ctx, sub, kit):
     """Step 3 of helpers.grade: the checks of every part for ``sub``, whose files are in
-    ``kit`` (from ``grade.make_sandbox``); adds time-outs, exits and crashes to its problems."""
+    ``kit`` (from ``grade.make_kit``: the release without its checks, the student's files laid
+    over it); adds time-outs, exits and crashes to its problems. Returns the report."""
     with ctx.lock:
         if ctx.release_dir not in _CHECKS:  # once per grading run, before any student code
-            load_references()               # model scoring will use these, loaded now
             _CHECKS[ctx.release_dir] = read_checks(ctx.release_dir)
-    shutil.rmtree(kit / "tests", ignore_errors=True)   # the worker gets no check at all
-    (kit / "_grade_runner.py").unlink(missing_ok=True)
-    launcher = functools.partial(plain_launcher, memory_mb=ctx.memory_mb)
-    report = run_trusted_checks(kit, PARTS, launcher, ctx.timeout, checks=_CHECKS[ctx.release_dir],
-                                block_network=True)
+    launcher, block_network = launcher_for(ctx)
+    report = run_trusted_checks(kit, PARTS, launcher, ctx.timeout,
+                                call_timeout=ctx.call_timeout, checks=_CHECKS[ctx.release_dir],
+                                block_network=block_network)
     for part, entry in report.items():  # grade_one reports the errors (an import that failed)
         sub.problems += [f"{part}: {why}" for why in entry.get("incidents", [])
                          if why not in entry["errors"]]
