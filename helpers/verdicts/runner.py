@@ -194,12 +194,29 @@ def check_in_this_process(student_dir, parts, launcher, budget, checks, block_ne
     modules = proxy.build_modules(load_references(), session)
     private = Path(tempfile.mkdtemp(prefix="checks-"))
     try:
-        with proxy.installed(modules):
-            collector = run_pytest(write_checks(checks, private), parts, session)
+        with proxy.installed(modules), temporary_files_in(private / "tmp"):
+            collector = run_pytest(write_checks(checks, private / "checks"), parts, session)
         return build_report(collector, session, parts, student_dir)
     finally:
         session.close()
         shutil.rmtree(private, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def temporary_files_in(folder):
+    """Make ``folder`` this process's temporary folder meanwhile, so what the checks' settings
+    make there (conftest.py's scratch folder) goes when the private folder does."""
+    folder.mkdir(parents=True)
+    before = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir, os.environ["TMPDIR"] = str(folder), str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = before[0]
+        if before[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before[1]
 
 
 # --------------------------------------------------------------- process ---
