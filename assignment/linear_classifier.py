@@ -485,6 +485,11 @@ def format_grid_results(results):
     return "\n".join(lines)
 
 
+def _round_times(function, repeats, device):
+    """Wall time of each of ``repeats`` calls of ``function()`` (seconds)."""
+    return time_side_by_side({"call": function}, repeats, device)["call"]
+
+
 def compare_loss_implementations(naive, vectorized, W, X, y, reg, repeats=3):
     """Check that two loss implementations agree and time them.
 
@@ -497,12 +502,8 @@ def compare_loss_implementations(naive, vectorized, W, X, y, reg, repeats=3):
     """
     loss_naive, grad_naive = naive(W, X, y, reg)
     loss_vec, grad_vec = vectorized(W, X, y, reg)
-    times = {
-        "naive": time_side_by_side({"call": lambda: naive(W, X, y, reg)}, repeats,
-                                   X.device)["call"],
-        "vectorized": time_side_by_side({"call": lambda: vectorized(W, X, y, reg)}, 10 * repeats,
-                                        X.device)["call"],
-    }
+    times = {"naive": _round_times(lambda: naive(W, X, y, reg), repeats, X.device),
+             "vectorized": _round_times(lambda: vectorized(W, X, y, reg), 10 * repeats, X.device)}
     naive_time, vectorized_time = min(times["naive"]), min(times["vectorized"])
     return {
         "loss_error": rel_error(loss_naive, loss_vec),

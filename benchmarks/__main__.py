@@ -28,8 +28,8 @@ import time
 import torch
 
 from assignment import linear_classifier as lc
-from benchmarks.load import cpu_hogs, default_hog_count
 from assignment.two_layer_net import TwoLayerNet
+from benchmarks.load import cpu_hogs, default_hog_count
 from helpers import data as cifar
 from helpers.reference_models import time_per_epoch
 from helpers.torch_twins import compare_fc_training_speed
@@ -96,7 +96,7 @@ def table(results):
     return "\n".join(lines)
 
 
-def run_benchmarks(args, hogs):
+def run_benchmarks(args):
     """Every benchmark of the table, with the settings of ``args``; returns the results dict."""
     threads = configure_cpu_threads(args.threads)
     repeats = 1 if args.quick else args.repeats
@@ -106,7 +106,7 @@ def run_benchmarks(args, hogs):
     return {
         "settings": {"device": args.device, "dtype": args.dtype, "quick": args.quick,
                      "repeats": repeats, "num_train": data["X_train"].shape[0],
-                     "torch": torch.__version__, "threads": threads, "hogs": hogs,
+                     "torch": torch.__version__, "threads": threads, "hogs": args.hogs,
                      "machine": platform.processor() or platform.machine()},
         "losses": bench_losses(data["X_train"][:500], data["y_train"][:500], max(repeats, 3)),
         "two_layer_net": bench_two_layer(data, repeats),
@@ -140,7 +140,7 @@ def main(argv=None):
         print("benchmarks: error: --device cuda, but no CUDA device is available", file=sys.stderr)
         return 2
     with cpu_hogs(args.hogs):
-        results = run_benchmarks(args, args.hogs)
+        results = run_benchmarks(args)
     print(table(results))
     path = results_dir() / "benchmarks.json"
     path.parent.mkdir(parents=True, exist_ok=True)

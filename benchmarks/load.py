@@ -14,16 +14,14 @@ import signal
 import subprocess
 import sys
 
+from helpers.utils import available_cores
+
 HOG_PROGRAM = "while True: pass"
 
 
 def default_hog_count():
     """One hog per core this process may use, plus one: every core stays busy."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return cores + 1
+    return available_cores() + 1
 
 
 @contextlib.contextmanager

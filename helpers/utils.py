@@ -115,6 +115,9 @@ def detect_divergence(train):
     return result, any(issubclass(w.category, RuntimeWarning) for w in caught)
 
 
+_DEFAULT_THREADS = torch.get_num_threads()   # PyTorch's choice, before anyone changes it
+
+
 def busy_cores():
     """How many CPU cores other programs keep busy right now (an estimate, >= 0).
 
@@ -134,7 +137,7 @@ def busy_cores():
         samples.append(running - 1)
         time.sleep(0.05)
     if samples:
-        return max(0, sorted(samples)[len(samples) // 2])
+        return max(0, statistics.median_high(samples))
     try:
         return max(0, round(os.getloadavg()[0]))
     except (AttributeError, OSError):
@@ -159,7 +162,7 @@ def configure_cpu_threads(threads=None):
     Why: a parallel matrix product ends with its threads waiting for each
     other. When other programs keep every core busy, one of those threads is
     often descheduled, and the product waits for it: on 2 busy cores the
-    two-layer net's epoch took 10 to 30 times longer with 2 threads than with
+    two-layer net's epoch took up to 10 times longer with 2 threads than with
     one (README, "CPU threads"). One thread per idle core avoids that wait on a
     busy machine and keeps the parallel speed-up on an idle one.
     """
@@ -170,13 +173,9 @@ def configure_cpu_threads(threads=None):
         if count < 1:
             raise ValueError(f"the CPU thread count must be at least 1, got {count}")
     else:
-        default = _DEFAULT_THREADS
-        count = max(1, min(default, available_cores() - busy_cores()))
+        count = max(1, min(_DEFAULT_THREADS, available_cores() - busy_cores()))
     torch.set_num_threads(count)
     return count
-
-
-_DEFAULT_THREADS = torch.get_num_threads()   # PyTorch's choice, before anyone changes it
 
 
 def timing_is_unreliable(times, spread=1.5):

@@ -1,11 +1,10 @@
 """Nothing a student runs fails because other programs keep the CPU busy.
 
-The same run checks that the main job's reports show their figures and save them
-as PNG files.
-
 The main job runs every notebook in quick mode while CPU hogs (one per core, plus
 one) keep every core busy, as on a student's laptop with a browser open or on a
 shared CI runner. It must pass: notebooks print timings, they never assert on them.
+The same run checks that the main job's reports show their figures and save them
+as PNG files.
 """
 import os
 import subprocess

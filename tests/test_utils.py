@@ -1,6 +1,8 @@
 """Seeds, quick mode, saved paths and the metrics file."""
 import json
+import time
 
+import pytest
 import torch
 
 from helpers import utils
@@ -54,12 +56,8 @@ def test_kit_seed_shifts_every_seed(monkeypatch):
     utils.reset_seed(3)
     assert torch.equal(shifted, torch.randn(4)), "KIT_SEED=2 with seed 1 is seed 3"
     monkeypatch.setenv("KIT_SEED", "two")
-    try:
+    with pytest.raises(ValueError, match="KIT_SEED must be an integer"):
         utils.reset_seed(0)
-    except ValueError as err:
-        assert "KIT_SEED must be an integer" in str(err)
-    else:
-        raise AssertionError("a non-integer KIT_SEED must be refused")
 
 
 def test_thread_count_can_be_forced_and_is_never_below_one(monkeypatch):
@@ -71,12 +69,8 @@ def test_thread_count_can_be_forced_and_is_never_below_one(monkeypatch):
         monkeypatch.delenv("KIT_THREADS")
         chosen = utils.configure_cpu_threads()
         assert 1 <= chosen <= max(utils.available_cores(), 1)
-        try:
+        with pytest.raises(ValueError, match="at least 1"):
             utils.configure_cpu_threads(0)
-        except ValueError as err:
-            assert "at least 1" in str(err)
-        else:
-            raise AssertionError("0 threads must be refused")
     finally:
         torch.set_num_threads(before)
 
@@ -85,7 +79,6 @@ def test_busy_cores_sees_cpu_hogs():
     from benchmarks.load import cpu_hogs
 
     with cpu_hogs(3):
-        import time
         time.sleep(0.5)   # let the hogs start running
         assert utils.busy_cores() >= 2, "three busy-looping processes keep at least 2 cores busy"
 
