@@ -49,6 +49,12 @@ def x_dim(example):
     return int(torch.tensor(example).prod())
 
 
+def linear_inputs(N, example, M, dtype, seed=1):
+    """A layer's inputs: x [N, *example], w [D, M] and b [M] (D the size of one example)."""
+    return (random(N, *example, dtype=dtype), random(x_dim(example), M, dtype=dtype, seed=seed),
+            random(M, dtype=dtype, seed=seed + 1))
+
+
 def linear_oracle(x, w, b):
     return F.linear(x.reshape(x.shape[0], -1), w.t(), b)
 
@@ -67,8 +73,7 @@ LAYER_SHAPES = pytest.mark.parametrize("N, example, M", [(1, (3, 3), 17), (4, (5
 @LAYER_SHAPES
 @DTYPES
 def test_linear_forward_on_other_shapes(N, example, M, dtype):
-    x, w, b = random(N, *example, dtype=dtype), random(x_dim(example), M, dtype=dtype, seed=1), \
-        random(M, dtype=dtype, seed=2)
+    x, w, b = linear_inputs(N, example, M, dtype)
     out, _ = Linear.forward(x, w, b)
     assert tuple(out.shape) == (N, M) and out.dtype == dtype, \
         f"Linear.forward of x {tuple(x.shape)} must give [{N}, {M}] in {dtype}, " \
@@ -81,8 +86,7 @@ def test_linear_forward_on_other_shapes(N, example, M, dtype):
 @LAYER_SHAPES
 @DTYPES
 def test_linear_backward_against_autograd(N, example, M, dtype):
-    x, w, b = random(N, *example, dtype=dtype), random(x_dim(example), M, dtype=dtype, seed=1), \
-        random(M, dtype=dtype, seed=2)
+    x, w, b = linear_inputs(N, example, M, dtype)
     dout = random(N, M, dtype=dtype, seed=3)
     dx, dw, db = Linear.backward(dout, (x, w, b))  # the cache Linear.forward returns
     expected = autograd_grads(linear_oracle, x, w, b, dout=dout)
@@ -132,8 +136,7 @@ def test_relu_backward_is_zero_at_zero(dtype):
 @LAYER_SHAPES
 @DTYPES
 def test_linear_relu_against_autograd(N, example, M, dtype):
-    x, w, b = random(N, *example, dtype=dtype), random(x_dim(example), M, dtype=dtype, seed=7), \
-        random(M, dtype=dtype, seed=8)
+    x, w, b = linear_inputs(N, example, M, dtype, seed=7)
 
     def oracle(x, w, b):
         return F.relu(linear_oracle(x, w, b))

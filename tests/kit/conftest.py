@@ -1,14 +1,12 @@
 """Fixtures for the tests that work on whole student kits (instructor only)."""
 import json
 import os
-import shutil
 
 import pytest
 
 from helpers import release, sandbox, submission
 from helpers.run_notebooks import environment, execute_notebook
-from helpers.utils import KIT_ROOT
-from tests.kit.runner import set_run_mode
+from tests.kit.runner import lay_reference_solutions, set_run_mode
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +25,7 @@ def finished_kit(tmp_path_factory):
     collect_submission.py refuses quick-mode notebooks."""
     kit = tmp_path_factory.mktemp("finished") / "student_kit"
     release.build_release(kit)
-    for path in (KIT_ROOT / "assignment").glob("*.py"):
-        shutil.copy(path, kit / "assignment" / path.name)
+    lay_reference_solutions(kit)
     results = tmp_path_factory.mktemp("results")
     with environment(KIT_QUICK="1", KIT_SAVED_DIR=kit / "saved", KIT_RESULTS_DIR=results):
         for name in submission.NOTEBOOKS:

@@ -13,6 +13,7 @@ import pytest
 from helpers import release
 from helpers.check import FAIL
 from helpers.utils import KIT_ROOT
+from tests.kit.runner import lay_reference_solutions
 from tests.kit.variants import run_variants
 
 # id -> (part, function, region number, wrong code, words the message must contain)
@@ -72,8 +73,7 @@ def messages(student_kit, tmp_path_factory):
     """dict mistake -> the result of the mistaken function (status, failures)."""
     kit = tmp_path_factory.mktemp("mistakes") / "student_kit"
     shutil.copytree(student_kit, kit)
-    for path in (KIT_ROOT / "assignment").glob("*.py"):
-        shutil.copy(path, kit / "assignment" / path.name)
+    lay_reference_solutions(kit)
     variants = []
     for mistake, (part, function, number, code, _) in MISTAKES.items():
         relpath = f"assignment/{part}.py"

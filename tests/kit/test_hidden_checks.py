@@ -17,7 +17,7 @@ import pytest
 from helpers import grade
 from helpers.utils import KIT_ROOT
 from tests.kit import cheating
-from tests.kit.runner import run_in
+from tests.kit.runner import lay_reference_solutions, run_in
 from tests.kit.test_grade import full_parts, pack
 
 # pytest plugin run inside the cheating kit: every hidden check runs once honestly (it must
@@ -78,8 +78,7 @@ def cheating_kit(student_kit, tmp_path_factory):
     """A student kit with the reference files, Task 2 and Task 3 replaced by the cheat."""
     kit = tmp_path_factory.mktemp("cheating") / "student_kit"
     shutil.copytree(student_kit, kit)
-    for path in (KIT_ROOT / "assignment").glob("*.py"):
-        shutil.copy(path, kit / "assignment" / path.name)
+    lay_reference_solutions(kit)
     records = {part: kit.parent / f"{part}.signatures.json" for part in cheating.PARTS}
     for part in cheating.PARTS:
         recorder = cheating.source(part, record_to=records[part])
@@ -140,8 +139,7 @@ def graded_cheat(cheating_kit, tmp_path_factory):
     pack(cheating_kit, folder, "cheat01")
     honest = tmp_path_factory.mktemp("honest") / "student_kit"
     shutil.copytree(cheating_kit, honest)
-    for path in (KIT_ROOT / "assignment").glob("*.py"):
-        shutil.copy(path, honest / "assignment" / path.name)
+    lay_reference_solutions(honest)
     pack(honest, folder, "ref02")
     out = tmp_path_factory.mktemp("cheat-gradebook")
     rows = grade.grade_folder(folder, out / "grades.csv", out / "feedback", jobs=2, progress=False)
