@@ -1,7 +1,8 @@
 """Instructor side: grade a folder of submission zips into a gradebook.
 
     python -m helpers.grade SUBMISSIONS_DIR [--out grades.csv] [--feedback DIR] [--jobs N]
-                            [--timeout S] [--memory-mb M] [--rubric PATH] [--no-sandbox]
+                            [--timeout S] [--call-timeout S] [--memory-mb M] [--rubric PATH]
+                            [--no-sandbox]
 
 For every ``*_submission.zip`` (several at a time, ``--jobs``), each on its own:
 
@@ -9,11 +10,14 @@ For every ``*_submission.zip`` (several at a time, ``--jobs``), each on its own:
    file name's student id, entries and sizes before inflating, the manifest's
    schema and every sha256;
 2. lay the student's ``assignment/*.py`` over a fresh copy of the student
-   release, so the checks and helpers are the instructor's own;
-3. run the assignment checks and the hidden checks (``tests/hidden/``) in a
-   bubblewrap sandbox (``helpers.sandbox``): no network, nothing of the host
-   but the release copy (read-only), a scratch folder and Python, limits on
-   time, memory, processes and output, nothing left running afterwards;
+   release without its checks, so the helpers are the instructor's own;
+3. run the assignment checks and the hidden checks (``tests/hidden/``) with
+   trusted verdicts (``helpers.verdicts``): pytest runs in a trusted process
+   that runs no student code; the student's functions run in a worker inside
+   the bubblewrap sandbox (``helpers.verdicts.sandboxed``, ``helpers.sandbox``:
+   no network, the release copy and Python read-only, only a scratch folder
+   writable, limits on memory, processes and file size, nothing left running)
+   that only returns values; each call has a deadline and each part a budget;
 4. check each saved model's tensors and score it with the grader's own
    forward pass on the CIFAR-10 test split (``helpers.grade_models``);
 5. turn the results into points with the rubric (``helpers/rubric.json``) and
@@ -27,7 +31,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -39,20 +42,17 @@ import torch
 from tqdm import tqdm
 
 from helpers import grade_models, grade_report, sandbox, submission
-from helpers.check import NOT_IMPLEMENTED, PARTS, PASS
+from helpers.check import PARTS, PASS
 from helpers.grade_report import clean
-from helpers.grade_zip import SubmissionError, new_submission, read_capped_file, shown, verify_zip
+from helpers.grade_zip import new_submission, shown, verify_zip
 from helpers.release import build_release
 from helpers.utils import KIT_ROOT
+from helpers.verdicts.runner import grade_checks
+from helpers.verdicts.session import PLAIN_UNPROTECTED
 
 RUBRIC_PATH = KIT_ROOT / "helpers" / "rubric.json"
-RUNNER = KIT_ROOT / "helpers" / "grade_runner.py"
 HIDDEN_TESTS = KIT_ROOT / "tests" / "hidden"
-MAX_LOG_BYTES = 16 * 2**20
-MAX_RESULT_BYTES = 4 * 2**20
 MODEL_SECONDS = 60
-PROTECTED = ("helpers", "tests", "conftest.py", "pytest.ini", "_grade_runner.py")
-STATUSES = (PASS, "FAIL", NOT_IMPLEMENTED)
 
 
 # ----------------------------------------------------------------- context ---
@@ -66,8 +66,9 @@ class Context:
     rubric: dict
     timeout: float
     memory_mb: int
-    protected: bool = True
+    protected: bool = True          # the worker in the bubblewrap sandbox (not --no-sandbox)
     secrets: frozenset = frozenset()
+    call_timeout: float = None      # seconds per call into student code (None: timeout / 4)
     test_sets: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,29 +82,19 @@ def hidden_sources():
 
 # ----------------------------------------------------------------- checks ---
 
-def fingerprint(root, names=PROTECTED):
-    """sha256 of every file under ``root/<names>`` (caches excluded): dict relpath -> digest."""
-    digests = {}
-    for name in names:
-        base = Path(root) / name
-        paths = [base] if base.is_file() else sorted(base.rglob("*")) if base.is_dir() else []
-        for path in paths:
-            if path.is_file() and "__pycache__" not in path.parts:
-                digests[str(path.relative_to(root))] = submission.sha256_of(path)
-    return digests
+def _no_checks(release_dir):
+    """A ``copytree`` ignore function that leaves out the release's top-level ``tests``."""
+    def ignore(folder, names):
+        return ["tests"] if Path(folder) == Path(release_dir) else []
+    return ignore
 
 
 def make_kit(ctx, sub):
-    """A fresh copy of the release with the student's assignment files laid over it, and an
-    empty scratch folder: ``(root, kit, scratch)``."""
-    root = Path(tempfile.mkdtemp(prefix="sandbox-", dir=ctx.workdir))
-    kit, scratch = root / "kit", root / "scratch"
-    shutil.copytree(ctx.release_dir, kit)
-    scratch.mkdir()
-    if HIDDEN_TESTS.is_dir():
-        shutil.copytree(HIDDEN_TESTS, kit / "tests" / "hidden",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(RUNNER, kit / "_grade_runner.py")
+    """A fresh copy of the release without its checks, with the student's assignment files laid
+    over it: ``(root, kit)``. The worker runs there (the checks are the trusted process's)."""
+    root = Path(tempfile.mkdtemp(prefix="submission-", dir=ctx.workdir))
+    kit = root / "kit"
+    shutil.copytree(ctx.release_dir, kit, ignore=_no_checks(ctx.release_dir))
     for filename in submission.ASSIGNMENT_FILES:
         name = f"assignment/{filename}"
         if name in sub.members:
@@ -111,110 +102,7 @@ def make_kit(ctx, sub):
         else:
             sub.note(f"{name}: missing from the zip; its part scores 0")
             (kit / name).unlink(missing_ok=True)
-    return root, kit, scratch
-
-
-def _signal_name(code, protected):
-    """The signal that ended the checks (bwrap reports 128 + signal), or None."""
-    number = -code if code < 0 else code - 128 if protected and 128 < code < 160 else None
-    try:
-        return None if number is None else signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _failure(ctx, result, tail):
-    """Why a run of the checks produced no report, in words."""
-    if result.timed_out:
-        return f"timed out after {ctx.timeout:g} s (an endless loop?)"
-    if result.flooded:
-        return f"the checks printed more than {MAX_LOG_BYTES // 2**20} MB of output"
-    name = _signal_name(result.returncode, ctx.protected)
-    if name:
-        why = {"SIGKILL": "was killed (out of memory?)", "SIGSEGV": "crashed the interpreter"}
-        return f"the checks {why.get(name, f'died with {name}')}"
-    if "MemoryError" in tail:
-        return f"ran out of memory (limit {ctx.memory_mb} MB)"
-    return (f"the checks process exited early with code {result.returncode} "
-            "(sys.exit() or exit() in your code?)")
-
-
-def _checked_function(item):
-    """One function entry of a report, checked; raises ValueError."""
-    if not isinstance(item, dict) or item.get("status") not in STATUSES:
-        raise ValueError("a function entry is malformed")
-    name, failures = item.get("name"), item.get("failures", [])
-    if not isinstance(name, str) or not isinstance(failures, list) or len(failures) > 3:
-        raise ValueError("a function entry is malformed")
-    return {"name": name[:200], "status": item["status"], "hidden": item.get("hidden") is True,
-            "failures": [str(f)[:500] for f in failures]}
-
-
-def parse_report(data, parts):
-    """The runner's report (bytes of JSON) checked against its schema; raises ValueError."""
-    report = json.loads(data.decode("utf-8"))
-    if not isinstance(report, dict) or set(report) != set(parts):
-        raise ValueError("the parts are not the ones asked for")
-    checked = {}
-    for part, entry in report.items():
-        functions, errors = entry.get("functions"), entry.get("errors")
-        if not isinstance(functions, list) or not isinstance(errors, list) or len(functions) > 200:
-            raise ValueError(f"the entry of {part} is malformed")
-        checked[part] = {"functions": [_checked_function(f) for f in functions],
-                         "errors": [str(e)[:500] for e in errors[:20]]}
-    return checked
-
-
-def read_report(scratch, parts):
-    """The report the runner wrote in ``scratch``; raises ValueError when absent or malformed."""
-    try:
-        data = read_capped_file(scratch / "result.json", MAX_RESULT_BYTES)
-        return parse_report(data, parts)
-    except (SubmissionError, ValueError, UnicodeDecodeError, RecursionError, AttributeError) as err:
-        raise ValueError(f"the checks' result file is missing or malformed ({shown(err, 100)}); "
-                         "did your code write to it?") from err
-
-
-def run_sandboxed(ctx, kit, scratch, parts):
-    """Run the checks of ``parts`` in a sandbox; returns ``(report or None, problem, output)``."""
-    (scratch / "result.json").unlink(missing_ok=True)
-    env = {"KIT_QUICK": "1", "KIT_SAVED_DIR": scratch / "saved",
-           "KIT_RESULTS_DIR": scratch / "results"}
-    limits = sandbox.Limits(seconds=ctx.timeout, memory_mb=ctx.memory_mb,
-                            output_bytes=MAX_LOG_BYTES)
-    result = sandbox.run([sys.executable, "_grade_runner.py", str(scratch / "result.json"), *parts],
-                         read_only=[kit], writable=[scratch], cwd=kit, env=env, limits=limits,
-                         protected=ctx.protected)
-    output = result.output[-65536:].decode(errors="replace")
-    if result.timed_out or result.flooded or result.returncode != 0:
-        return None, _failure(ctx, result, output), output
-    try:
-        return read_report(scratch, parts), None, output
-    except ValueError as err:
-        return None, str(err), output
-
-
-def run_checks_for(ctx, sub, kit, scratch):
-    """Checks of every part; a crash or time-out is retried part by part to keep what works."""
-    before = fingerprint(kit)
-    report, problem, _ = run_sandboxed(ctx, kit, scratch, list(PARTS))
-    if report is None:
-        sub.note(f"all checks together: {problem}")
-        report = {}
-        for part in PARTS:
-            part_report, part_problem, output = run_sandboxed(ctx, kit, scratch, [part])
-            if part_report is None:
-                report[part] = {"functions": [], "errors": [], "sandbox": part_problem,
-                                "log": output}
-                sub.note(f"{part}: {part_problem}")
-            else:
-                report.update(part_report)
-    after = fingerprint(kit)
-    changed = sorted(path for path in set(before) | set(after)
-                     if before.get(path) != after.get(path))
-    if changed:
-        sub.refuse("your code changed the checks or helpers: " + ", ".join(changed[:5]))
-    return report
+    return root, kit
 
 
 # ----------------------------------------------------------------- models ---
@@ -278,16 +166,6 @@ def part_points(report, part, max_points):
     return round(max_points * sum(passes.values()) / len(passes), 2)
 
 
-def _plain_error(error, ctx):
-    """A check-file error in words the student can act on."""
-    if "MemoryError" in error:
-        return f"ran out of memory (limit {ctx.memory_mb} MB) while loading the checks"
-    if "File too large" in error:
-        return (f"the checks printed more than {sandbox.Limits().file_mb} MB of output or wrote a "
-                "file that large (endless printing?)")
-    return error
-
-
 def max_total(rubric):
     """The most points a submission can earn."""
     return (sum(rubric["parts"].values())
@@ -312,16 +190,16 @@ def grade_one(ctx, sub):
     """Grade one verified submission; returns ``(row dict, feedback text)``."""
     report, model_scores = {}, {}
     if not sub.fatal:
-        root, kit, scratch = make_kit(ctx, sub)
+        root, kit = make_kit(ctx, sub)
         try:
-            report = run_checks_for(ctx, sub, kit, scratch)
+            report = grade_checks(ctx, sub, kit)
             if not sub.fatal:
                 model_scores = score_models(ctx, sub)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     for part in PARTS:  # check files that the student's code broke at import
         for error in report.get(part, {}).get("errors", []):
-            sub.note(f"{part}: {_plain_error(error, ctx)}")
+            sub.note(f"{part}: {error}")
     parts = ctx.rubric["parts"]
     part_scores = {} if sub.fatal else {p: part_points(report, p, parts[p]) for p in PARTS}
     if sub.fatal:
@@ -398,11 +276,12 @@ def grade_all(ctx, zips, feedback_dir, jobs, progress):
 
 
 def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=6144,
-                 rubric_path=RUBRIC_PATH, progress=True, no_sandbox=False):
+                 rubric_path=RUBRIC_PATH, progress=True, no_sandbox=False, call_timeout=None):
     """Grade every ``*_submission.zip`` in ``folder``; returns the list of CSV rows.
 
-    Raises ``sandbox.SandboxUnavailable`` when bubblewrap does not work here,
-    unless ``no_sandbox``.
+    ``timeout`` is each part's budget of student code in seconds, ``call_timeout`` each call's
+    (default ``timeout / 4``). Raises ``sandbox.SandboxUnavailable`` when bubblewrap does not
+    work here, unless ``no_sandbox`` (the worker then runs as a plain subprocess).
     """
     zips = sorted(Path(folder).glob(f"*{submission.ZIP_SUFFIX}"))
     if not zips:
@@ -415,7 +294,8 @@ def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=
         release_dir = workdir / "release"
         build_release(release_dir)
         secrets = frozenset(grade_report.secret_lines(hidden_sources()))
-        ctx = Context(workdir, release_dir, rubric, timeout, memory_mb, not no_sandbox, secrets)
+        ctx = Context(workdir, release_dir, rubric, timeout, memory_mb, not no_sandbox, secrets,
+                      call_timeout=call_timeout)
         rows = grade_all(ctx, zips, feedback_dir, jobs, progress)
     rows.sort(key=lambda r: r["student_id"])
     grade_report.write_csv(out, rows)
@@ -435,11 +315,12 @@ def summary(rows):
 def warn_unprotected():
     """Say on stderr what --no-sandbox leaves open."""
     print("grade: WARNING: --no-sandbox: student code is NOT isolated:", file=sys.stderr)
-    for line in sandbox.UNPROTECTED:
+    for line in PLAIN_UNPROTECTED:
         print(f"  - {line}", file=sys.stderr)
 
 
-def main(argv=None):
+def parse_args(argv):
+    """The command line's options."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.grade",
         description="Grade a folder of submission zips into a CSV gradebook.")
@@ -448,19 +329,27 @@ def main(argv=None):
     parser.add_argument("--feedback", type=Path, help="folder for one feedback .txt per student")
     parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
     parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds allowed for one run of the checks")
+                        help="seconds of student code allowed for each part's checks")
+    parser.add_argument("--call-timeout", type=float, default=None,
+                        help="seconds allowed for each call into student code (an endless "
+                             "loop costs its function this long; default: --timeout / 4)")
     parser.add_argument("--memory-mb", type=int, default=6144,
-                        help="memory limit of each checks process")
+                        help="memory limit of each process running student code")
     parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH,
                         help="points per part and per model")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (prints what is then unprotected)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.no_sandbox:
         warn_unprotected()
     try:
         rows = grade_folder(args.folder, args.out, args.feedback, args.jobs, args.timeout,
-                            args.memory_mb, args.rubric, no_sandbox=args.no_sandbox)
+                            args.memory_mb, args.rubric, no_sandbox=args.no_sandbox,
+                            call_timeout=args.call_timeout)
     except (FileNotFoundError, ValueError, sandbox.SandboxUnavailable) as err:
         print(f"grade: error: {err}", file=sys.stderr)
         return 2

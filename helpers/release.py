@@ -53,11 +53,11 @@ STUDENT_FILES = (
 INSTRUCTOR_ONLY = (
     "helpers/release.py",
     "helpers/grade.py",
-    "helpers/grade_runner.py",
     "helpers/grade_zip.py",
     "helpers/grade_models.py",
     "helpers/grade_report.py",
     "helpers/sandbox.py",
+    "helpers/verdicts",
     "helpers/rubric.json",
     "tests/hidden",
 )

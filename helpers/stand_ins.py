@@ -411,9 +411,17 @@ def kept_functions(item):
     return kept
 
 
+# The grader turns isolation off: it runs every check with the student's own functions (as the
+# hidden checks always do), since the student's code runs in a separate worker process where
+# the stand-ins of this process could not reach the calls one student function makes to another.
+ISOLATING = True
+
+
 def isolate(item, monkeypatch):
     """Replace, for the check ``item`` (a pytest item), every student function it does not
     keep (:func:`kept_functions`) by its stand-in; ``monkeypatch`` undoes it afterwards."""
+    if not ISOLATING:
+        return
     kept = kept_functions(item)
     for owner, attribute, stand_in, names in replacements():
         if not names & kept:

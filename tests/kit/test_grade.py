@@ -24,7 +24,48 @@ from tests.kit import hostile
 from tests.kit.hostile import pack
 from tests.kit.runner import run_in
 
-TIMEOUT = 120  # seconds for one run of every check; about 15 on an idle 2-core machine, more when busy
+# Seconds of student code per part, and per call (an endless loop costs its function a call's
+# time). Honest work needs about 15 s per part and 3 s per call on an idle 2-core machine; both
+# are generous so that a busy machine changes no grade.
+TIMEOUT = 600
+CALL_TIMEOUT = 60
+
+# Hostile submissions against checks that run in the student's process (as they did before
+# trusted verdicts). FORGE writes the result file the runner of the checks would write and
+# leaves; PATCH rewrites the runner's result objects and pytest's reports in memory; REWRITE
+# replaces the check files with ones that pass (and put the originals back when they are
+# imported) and dies, so that each part is run again with them.
+FORGE = """
+import json as _json, os as _os, sys as _sys
+_parts = [_a for _a in _sys.argv[1:] if not _a.endswith(".json")]
+for _arg in _sys.argv[1:]:
+    if _arg.endswith(".json"):
+        with open(_arg, "w") as _f:
+            _json.dump({_p: {"errors": [], "functions": [
+                {"name": "forged", "status": "PASS", "failures": [], "hidden": False}]}
+                for _p in _parts}, _f)
+_os._exit(0)
+"""
+PATCH = """
+import _pytest.reports as _reports
+import helpers.check as _check
+_check.FunctionResult.status = property(lambda self: "PASS")
+_reports.BaseReport.failed = property(lambda self: False)
+"""
+REWRITE = """
+import base64 as _b64, os as _os, pathlib as _pl
+_NAMES = NAMES_HERE
+_found = sorted(_pl.Path(__file__).resolve().parent.parent.glob("tests/*/test_*.py"))
+if _found and not any(b"FORGED" in _p.read_bytes() for _p in _found):
+    for _p in _found:
+        _text = "# FORGED\\nimport base64, pathlib, pytest\\n"
+        _text += "pathlib.Path(__file__).write_bytes(base64.b64decode(%r))\\n" % (
+            _b64.b64encode(_p.read_bytes()).decode())
+        for _i, _n in enumerate(_NAMES.get(_p.stem[5:], [])):
+            _text += "@pytest.mark.student(%r)\\ndef test_forged_%d():\\n    pass\\n" % (_n, _i)
+        _p.write_text(_text)
+    _os._exit(1)
+"""
 
 
 def fill_in(release_text, source_text, function):
@@ -111,6 +152,24 @@ def graded(working_sandbox, finished_kit, student_kit, tmp_path_factory):
          folder, "loop01")
     pack(variant("exit01", prepend("assignment/model_selection.py", "import sys\nsys.exit(3)\n")),
          folder, "exit01")
+    def hostile(code, wrong=False):
+        """Stubs (or, with ``wrong``, functions that return None) with ``code`` in metrics.py."""
+        def change(kit):
+            release_files_with()(kit)
+            for path in (kit / "assignment").glob("*.py"):
+                text = path.read_text()
+                if wrong:
+                    stub = r'raise NotImplementedError\(".*?' + re.escape(submission.STUB_MARK)
+                    text = re.sub(stub + r'.*?"\)', "return None", text)
+                path.write_text(code + "\n" + text if path.name == "metrics.py" else text)
+        return change
+
+    names = {p.stem: submission.stubbed_functions(p.read_text())
+             for p in (student_kit / "assignment").glob("*.py")}
+    pack(variant("forge01", hostile(FORGE)), folder, "forge01")
+    pack(variant("patch01", hostile(PATCH)), folder, "patch01")
+    pack(variant("rewrite01", hostile(REWRITE.replace("NAMES_HERE", repr(names)), wrong=True)),
+         folder, "rewrite01")
     pack(variant("overwrite01", prepend(
         "assignment/metrics.py",
         "import pathlib\n"
@@ -155,7 +214,8 @@ def graded(working_sandbox, finished_kit, student_kit, tmp_path_factory):
     os.chdir(extra["decoy"])  # the grader runs from a kit: what /proc/<grader>/cwd would show
     try:
         rows = grade.grade_folder(folder, out / "grades.csv", out / "feedback", jobs=2,
-                                  timeout=TIMEOUT, memory_mb=4096, progress=False)
+                                  timeout=TIMEOUT, memory_mb=4096, progress=False,
+                                  call_timeout=CALL_TIMEOUT)
         survivors = hostile_processes(extra["token"])
     finally:
         os.chdir(previous_cwd)
@@ -282,25 +342,32 @@ def test_partial_work_gets_partial_points(graded):
     assert 0 < part02["total"] < part01["total"] < graded["rows"]["ref01"]["total"]
 
 
-def test_endless_loop_times_out_and_the_rest_is_graded(graded):
+def test_endless_loop_costs_only_its_function(graded):
     row = graded["rows"]["loop01"]
-    assert f"linear_classifier: timed out after {TIMEOUT} s" in row["problems"]
-    assert row["linear_classifier"] == 0
+    assert f"linear_classifier: svm_loss_naive timed out after {CALL_TIMEOUT} s" in row["problems"]
+    assert 0 < row["linear_classifier"] < full_parts()["linear_classifier"]
     assert row["metrics"] == full_parts()["metrics"]
 
 
 def test_exit_at_import_is_reported(graded):
     row = graded["rows"]["exit01"]
-    assert ("model_selection: the checks stopped in assignment/model_selection.py:2: SystemExit: 3 "
-            "(remove sys.exit() / exit() from your module)") in row["problems"]
+    assert ("model_selection: importing assignment/model_selection.py called sys.exit(3) in "
+            "assignment/model_selection.py:2 (remove sys.exit() / exit() from your code)"
+            ) in row["problems"]
     assert row["model_selection"] == 0
     assert row["metrics"] == full_parts()["metrics"]
 
 
-def test_overwriting_the_checks_fails_and_changes_nothing(graded):
+def test_overwriting_the_checks_changes_nothing(graded):
     row = graded["rows"]["overwrite01"]
-    assert row["metrics"] == 0 and "Read-only file system" in row["problems"], row["problems"]
-    assert row["fully_connected_networks"] == full_parts()["fully_connected_networks"]
+    assert row["problems"] == "" and all(row[p] == v for p, v in full_parts().items()), \
+        "the worker's folder holds no check to overwrite: the reference code gets every point"
+
+
+@pytest.mark.parametrize("student_id", ["forge01", "patch01", "rewrite01"])
+def test_forged_verdicts_earn_nothing(graded, student_id):
+    row = graded["rows"][student_id]
+    assert [row[part] for part in full_parts()] == [0] * len(full_parts()), row
 
 
 def test_unbounded_memory_is_stopped(graded):
@@ -402,9 +469,10 @@ def test_each_zip_is_read_once_and_graded_from_its_bytes(graded, student_kit, tm
     expected = dict(sub.members)
     shutil.copy(graded["folder"] / "part02_submission.zip", path)  # swapped after verification
     ctx = grade.Context(tmp_path, student_kit, {}, 10, 1024, secrets=frozenset())
-    root, kit, _ = grade.make_kit(ctx, sub)
+    root, kit = grade.make_kit(ctx, sub)
     for filename in submission.ASSIGNMENT_FILES:
         assert (kit / "assignment" / filename).read_bytes() == expected[f"assignment/{filename}"]
+    assert not (kit / "tests").exists(), "the worker's folder holds no check"
     shutil.rmtree(root)
 
 
@@ -430,11 +498,10 @@ def test_hidden_checks_show_only_a_verdict(graded):
                           or grade_report.HIDDEN_FAIL in line for line in hidden)
 
 
-def test_a_broken_result_file_costs_only_its_submission(graded):
+def test_there_is_no_result_file_to_break(graded):
     row = graded["rows"]["result01"]
-    assert "result file is missing or malformed" in row["problems"]
-    assert row["metrics"] == 0, row["problems"]
-    assert row["fully_connected_networks"] == full_parts()["fully_connected_networks"]
+    assert row["problems"] == "" and all(row[p] == v for p, v in full_parts().items()), \
+        "the worker writes no result: result01's attack on one finds nothing"
     assert {r["student_id"] for r in graded["csv"]} == set(graded["rows"])
 
 
@@ -540,3 +607,57 @@ def test_no_sandbox_says_what_is_unprotected(capsys, tmp_path):
     code = grade.main([str(tmp_path), "--no-sandbox"])
     err = capsys.readouterr().err
     assert code == 2 and "NOT isolated" in err and "outlive the run" in err
+
+
+# Appends to the grader's own reference module (found through the worker's parent processes),
+# which the trusted check processes import: code that would then run where the verdicts are.
+SCORING_ATTACK = """
+import os as _os, pathlib as _pl
+
+
+def _grader_kit(pid):
+    for _ in range(6):
+        cwd = _pl.Path(f"/proc/{pid}/cwd").resolve()
+        if "victim-kit" in str(cwd) and (cwd / "helpers" / "grade.py").is_file():
+            return cwd
+        pid = int(_pl.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+try:
+    _kit = _grader_kit(_os.getppid())
+except (OSError, ValueError, IndexError):
+    _kit = None
+if _kit:
+    _target = _kit / "assignment" / "linear_classifier.py"
+    if "PWNED" not in _target.read_text():
+        _target.write_text(_target.read_text() + "\\nimport pathlib\\npathlib.Path(__file__)"
+                           ".resolve().parent.parent.joinpath('PWNED').write_text('ran')\\n")
+"""
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "no-sandbox"])
+def test_scoring_never_imports_what_student_code_wrote(finished_kit, tmp_path, isolation, request):
+    if isolation == "sandbox":
+        request.getfixturevalue("working_sandbox")
+    victim = tmp_path / "victim-kit"
+    shutil.copytree(KIT_ROOT, victim, ignore=shutil.ignore_patterns(
+        ".git", "data", "results", "saved", "__pycache__", ".pytest_cache"))
+    kit = tmp_path / "student"
+    shutil.copytree(finished_kit, kit)
+    metrics = kit / "assignment" / "metrics.py"
+    metrics.write_text(SCORING_ATTACK + metrics.read_text())
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    pack(kit, folder, "score01")
+    options = ["--no-sandbox"] if isolation == "no-sandbox" else []
+    result = run_in(victim, "-m", "helpers.grade", str(folder), "--out", str(tmp_path / "g.csv"),
+                    "--jobs", "1", "--timeout", str(TIMEOUT), "--call-timeout",
+                    str(CALL_TIMEOUT), "--memory-mb", "4096", *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    reached = "PWNED" in (victim / "assignment" / "linear_classifier.py").read_text()
+    assert reached == (isolation == "no-sandbox"), \
+        "the sandboxed worker cannot reach the grader's files; a plain one (your user) can"
+    assert not (victim / "PWNED").exists(), "the grader ran code that a submission wrote"
+    with open(tmp_path / "g.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert float(row["metrics"]) == full_parts()["metrics"], row["problems"]
