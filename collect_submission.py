@@ -11,11 +11,15 @@ from helpers import submission
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python collect_submission.py",
-                                     description="Validate your work and write <STUDENT_ID>_submission.zip.")
+    parser = argparse.ArgumentParser(
+        prog="python collect_submission.py",
+        description="Validate your work and write <STUDENT_ID>_submission.zip.",
+    )
     parser.add_argument("student_id", help=f"your student id ({submission.STUDENT_ID_RULE})")
     parser.add_argument("--name", default="", help="your full name, for the manifest")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder for the zip (default: here)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("."), help="folder for the zip (default: here)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing zip")
     args = parser.parse_args(argv)
 
@@ -31,7 +35,10 @@ def main(argv=None):
         problems.append(f"{zip_path} exists; pass --overwrite to replace it")
     problems += submission.validate_kit()
     if problems:
-        print(f"No submission written. Fix these {len(problems)} problem(s) and run again:", file=sys.stderr)
+        print(
+            f"No submission written. Fix these {len(problems)} problem(s) and run again:",
+            file=sys.stderr,
+        )
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
@@ -42,7 +49,7 @@ def main(argv=None):
     files = submission.submission_files()
     manifest = submission.build_manifest(args.student_id, args.name, files, self_check)
     try:
-        size = submission.write_zip(zip_path, files, manifest)
+        size = submission.write_submission(zip_path, files, manifest)
     except ValueError as err:
         print(f"No submission written: {err}", file=sys.stderr)
         return 2

@@ -23,8 +23,8 @@ every weight matrix (never biases).
 """
 import torch
 
+from helpers.checkpoint import load_model, save_model
 from helpers.solver import Solver
-
 
 # ---------------------------------------------------------------------------
 # Layers
@@ -265,29 +265,38 @@ def softmax_loss(x, y):
 # ---------------------------------------------------------------------------
 
 class _SavableModel:
-    """Given code shared by the models: ``save`` and ``load`` of ``params`` and settings.
+    """Given code shared by the models: ``save`` and ``load`` in the kit's checkpoint format
+    (``helpers.checkpoint``: the model's kind, its constructor arguments, its parameters).
 
-    A model keeps its parameters in ``self.params`` (name -> tensor) and lists
-    the settings to store with them in ``_settings`` (names of attributes
-    holding plain numbers or lists of numbers).
+    A model keeps its parameters in ``self.params`` (name -> tensor: ``W1`` [D, H1], ``b1``,
+    ..., ``WL`` [H, C], ``bL``), names its kind in ``_kind`` and the settings that ``load``
+    restores in ``_settings``; ``constructor_args()`` gives the rest of what it was built with.
     """
 
+    _kind = None
     _settings = ("reg",)
 
+    def layer_sizes(self):
+        """``[D, H1, ..., C]``: the input size, every hidden size and the number of classes."""
+        num_layers = sum(1 for name in self.params if name.startswith("W"))
+        return ([self.params["W1"].shape[0]]
+                + [self.params[f"W{i}"].shape[1] for i in range(1, num_layers + 1)])
+
+    def constructor_args(self):
+        """The constructor arguments that rebuild this model (no dtype or device)."""
+        raise NotImplementedError("each model lists its constructor arguments")
+
     def save(self, path):
-        """Write the parameters and settings to ``path`` with ``torch.save`` (a plain dict)."""
-        checkpoint = {name: getattr(self, name) for name in self._settings}
-        checkpoint["params"] = {k: v.detach().cpu() for k, v in self.params.items()}
-        torch.save(checkpoint, path)
+        """Write the kind, constructor arguments and parameters to ``path``."""
+        save_model(path, self._kind, self.constructor_args(), self.params)
         print(f"Saved in {path}")
 
     def load(self, path):
         """Read a file written by ``save``; parameters move to this model's dtype and device."""
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        config, params = load_model(path, kind=self._kind)
         for name in self._settings:
-            setattr(self, name, checkpoint[name])
-        self.params = {k: v.to(dtype=self.dtype, device=self.device)
-                       for k, v in checkpoint["params"].items()}
+            setattr(self, name, config[name])
+        self.params = {k: v.to(dtype=self.dtype, device=self.device) for k, v in params.items()}
         print(f"Loaded checkpoint from {path}")
 
 
@@ -296,6 +305,13 @@ class TwoLayerNet(_SavableModel):
 
     Parameters in ``self.params``: ``W1`` [D, H], ``b1`` [H], ``W2`` [H, C], ``b2`` [C].
     """
+
+    _kind = "modular_two_layer_net"
+
+    def constructor_args(self):
+        input_dim, hidden_dim, num_classes = self.layer_sizes()
+        return {"input_dim": input_dim, "hidden_dim": hidden_dim, "num_classes": num_classes,
+                "reg": self.reg}
 
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10,
                  weight_scale=1e-3, reg=0.0, dtype=torch.float32, device="cpu"):
@@ -312,9 +328,13 @@ class TwoLayerNet(_SavableModel):
         self.params = {}
         # TODO: initialize W1, b1, W2, b2 as described above.
         # BEGIN SOLUTION
-        self.params["W1"] = weight_scale * torch.randn(input_dim, hidden_dim, dtype=dtype, device=device)
+        self.params["W1"] = weight_scale * torch.randn(
+            input_dim, hidden_dim, dtype=dtype, device=device
+        )
         self.params["b1"] = torch.zeros(hidden_dim, dtype=dtype, device=device)
-        self.params["W2"] = weight_scale * torch.randn(hidden_dim, num_classes, dtype=dtype, device=device)
+        self.params["W2"] = weight_scale * torch.randn(
+            hidden_dim, num_classes, dtype=dtype, device=device
+        )
         self.params["b2"] = torch.zeros(num_classes, dtype=dtype, device=device)
         # END SOLUTION
 
@@ -358,7 +378,13 @@ class FullyConnectedNet(_SavableModel):
     ``WL``, ``bL`` for the last.
     """
 
-    _settings = ("reg", "num_layers", "dropout")
+    _kind = "fully_connected_net"
+    _settings = ("reg", "dropout")
+
+    def constructor_args(self):
+        sizes = self.layer_sizes()
+        return {"hidden_dims": sizes[1:-1], "input_dim": sizes[0], "num_classes": sizes[-1],
+                "dropout": self.dropout, "reg": self.reg}
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout=0.0,
                  reg=0.0, weight_scale=1e-2, seed=None, dtype=torch.float, device="cpu"):
@@ -389,7 +415,9 @@ class FullyConnectedNet(_SavableModel):
         # BEGIN SOLUTION
         sizes = [input_dim, *hidden_dims, num_classes]
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-            self.params[f"W{i}"] = weight_scale * torch.randn(fan_in, fan_out, dtype=dtype, device=device)
+            self.params[f"W{i}"] = weight_scale * torch.randn(
+                fan_in, fan_out, dtype=dtype, device=device
+            )
             self.params[f"b{i}"] = torch.zeros(fan_out, dtype=dtype, device=device)
         # END SOLUTION
 
@@ -402,6 +430,7 @@ class FullyConnectedNet(_SavableModel):
 
     def load(self, path):
         super().load(path)
+        self.num_layers = len(self.layer_sizes()) - 1
         self.use_dropout = self.dropout != 0
         self.dropout_param = {"mode": "train", "p": self.dropout} if self.use_dropout else {}
 
@@ -469,7 +498,7 @@ def create_solver_instance(data_dict, dtype, device):
     solver = None
     # BEGIN SOLUTION
     model = TwoLayerNet(hidden_dim=256, weight_scale=1e-2, reg=1e-4, dtype=dtype, device=device)
-    solver = Solver(model, data_dict, update_rule="sgd_momentum",
+    solver = Solver(model, data_dict, update_rule=sgd_momentum,
                     optim_config={"learning_rate": 2e-2}, lr_decay=0.9,
                     batch_size=200, num_epochs=10, print_every=1000, device=device)
     solver.train()

@@ -13,8 +13,8 @@ with the shape of ``W``. Never move inputs to another device or dtype; create
 new tensors with ``torch.zeros_like`` or ``dtype=``/``device=`` of the inputs.
 
 You write the code where a function raises NotImplementedError; the comments
-above it say what to compute. The functions below the line "Given code" are complete: they run the hyperparameter search, time the
-implementations and summarise results for the notebook.
+above it say what to compute. The functions below the line "Given code" are complete: they
+run the hyperparameter search, time the implementations and summarise results for the notebook.
 """
 import math
 import time
@@ -24,10 +24,9 @@ import torch
 
 from assignment.metrics import accuracy
 from assignment.model_selection import cross_validate
-from helpers.evaluation import classification_report
+from helpers.checkpoint import load_model, save_model
 from helpers.gradcheck import rel_error
 from helpers.utils import time_side_by_side, timing_is_unreliable
-
 
 # ---------------------------------------------------------------------------
 # Multiclass SVM loss
@@ -294,13 +293,15 @@ class LinearClassifier:
         raise NotImplementedError("use LinearSVM or Softmax, which define the loss")
 
     def save(self, path):
-        """Write the weights to ``path`` (a plain dict, readable with weights_only=True)."""
-        torch.save({"W": self.W}, path)
+        """Write the weights ``W`` [D, C] to ``path`` (the kit's checkpoint format,
+        ``helpers.checkpoint``)."""
+        save_model(path, "linear", {}, {"W": self.W})
 
     def load(self, path, map_location=None):
-        """Read weights written by ``save``; ``map_location`` as in ``torch.load``. Returns self."""
-        state = torch.load(path, map_location=map_location, weights_only=True)
-        self.W = state["W"]
+        """Read weights written by ``save``; ``map_location`` as in ``Tensor.to``
+        (default: the CPU). Returns self."""
+        _, params = load_model(path, kind="linear")
+        self.W = params["W"].to(map_location or "cpu")
         return self
 
 
@@ -526,20 +527,3 @@ def per_example_losses(loss_func, scores, y):
     X = torch.eye(scores.shape[0], dtype=scores.dtype, device=scores.device)
     losses = [loss_func(scores, X[i:i + 1], y[i:i + 1], 0.0)[0] for i in range(scores.shape[0])]
     return torch.stack(losses).to(device="cpu", dtype=torch.float64)
-
-
-def evaluate_classifier(classifier, X, y, num_classes=10):
-    """Test-set summary of any classifier with a ``predict(X)`` method:
-    ``helpers.evaluation.classification_report`` of its predictions."""
-    return classification_report(y, classifier.predict(X), num_classes)
-
-
-def format_comparison(summaries):
-    """Side-by-side text table of ``evaluate_classifier`` summaries: dict name -> summary."""
-    names = list(summaries)
-    rows = [("test accuracy", "accuracy"), ("macro precision", "macro_precision"),
-            ("macro recall", "macro_recall")]
-    lines = [f"{'':<16}" + "".join(f"{name:>12}" for name in names)]
-    for label, key in rows:
-        lines.append(f"{label:<16}" + "".join(f"{summaries[name][key]:>12.4f}" for name in names))
-    return "\n".join(lines)

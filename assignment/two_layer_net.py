@@ -24,7 +24,8 @@ import warnings
 import torch
 
 from assignment.metrics import accuracy
-from helpers.utils import detect_divergence
+from helpers.checkpoint import load_model, save_model
+from helpers.utils import detect_divergence, first_non_finite
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -177,12 +178,6 @@ def _check_training_args(X, y, X_val, y_val, num_iters, batch_size, learning_rat
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
 
 
-def _first_non_finite(losses):
-    """Index of the first non-finite value of a 1-D tensor, or None."""
-    bad = (~torch.isfinite(losses)).nonzero()
-    return bad[0, 0].item() if bad.numel() else None
-
-
 def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-3,
              learning_rate_decay=0.95, reg=5e-6, num_iters=100, batch_size=200,
              verbose=False):
@@ -225,7 +220,7 @@ def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-
         epoch_end = (it + 1) % iterations_per_epoch == 0
         report = verbose and it % 100 == 0
         if report or epoch_end or last or it + 1 - checked >= _FINITE_CHECK_EVERY:
-            bad = _first_non_finite(losses[checked:it + 1])
+            bad = first_non_finite(losses[checked:it + 1])
             if bad is not None:
                 it_bad = checked + bad
                 warnings.warn(f"nn_train: the loss is not finite at iteration {it_bad} "
@@ -283,18 +278,22 @@ class TwoLayerNet:
         return nn_predict(self.params, nn_forward_backward, X)
 
     def save(self, path):
-        """Write the parameters to ``path`` (a plain dict of tensors)."""
-        torch.save({name: self.params[name].detach().cpu() for name in PARAM_NAMES}, path)
+        """Write the sizes and parameters to ``path`` (the kit's checkpoint format,
+        ``helpers.checkpoint``)."""
+        W1, W2 = self.params["W1"], self.params["W2"]
+        config = {"input_size": W1.shape[0], "hidden_size": W1.shape[1],
+                  "output_size": W2.shape[1]}
+        save_model(path, "two_layer_net", config, {name: self.params[name] for name in PARAM_NAMES})
         print(f"Saved in {path}")
 
     def load(self, path):
         """Read parameters written by ``save``, onto this net's device and dtype."""
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        missing = [name for name in PARAM_NAMES if name not in checkpoint]
+        _, params = load_model(path, kind="two_layer_net")
+        missing = [name for name in PARAM_NAMES if name not in params]
         if missing:
             raise ValueError(f"{path} holds no two-layer net: missing {', '.join(missing)}")
         W1 = self.params["W1"]
-        self.params = {name: checkpoint[name].to(device=W1.device, dtype=W1.dtype)
+        self.params = {name: params[name].to(device=W1.device, dtype=W1.dtype)
                        for name in PARAM_NAMES}
         print(f"Loaded from {path}")
 

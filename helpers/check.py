@@ -29,11 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.submission import STUB_MARK, stubbed_functions
+from helpers.submission import PARTS, STUB_MARK, stubbed_functions
 from helpers.utils import KIT_ROOT
 
-PARTS = ("linear_classifier", "metrics", "model_selection", "two_layer_net",
-         "fully_connected_networks")
 PASS, FAIL, WAITING, NOT_IMPLEMENTED = "PASS", "FAIL", "WAITING", "NOT IMPLEMENTED"
 STATUSES = (PASS, FAIL, WAITING, NOT_IMPLEMENTED)
 
@@ -256,7 +254,11 @@ class _Collector:
         where = next((f" in {Path(entry.path).relative_to(KIT_ROOT)}:{entry.lineno + 1}"
                       for entry in reversed(excinfo.traceback)
                       if KIT_ROOT / "assignment" in Path(entry.path).parents), "")
-        hint = " (remove sys.exit() / exit() from your module)" if excinfo.errisinstance(SystemExit) else ""
+        hint = (
+            " (remove sys.exit() / exit() from your module)"
+            if excinfo.errisinstance(SystemExit)
+            else ""
+        )
         self.errors.append(f"the checks stopped{where}: {excinfo.typename}: "
                            f"{_first_line(excinfo.value)}{hint}")
 
@@ -340,8 +342,10 @@ def summarize(results, errors=()):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m helpers.check",
-                                     description="Check your assignment files, one line per function.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.check",
+        description="Check your assignment files, one line per function.",
+    )
     parser.add_argument("parts", nargs="*", metavar="part",
                         help=f"one or more of: {', '.join(PARTS)} (default: all)")
     args = parser.parse_args(argv)

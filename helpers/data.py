@@ -10,11 +10,10 @@ The batch files are pickles. They are read with a restricted unpickler that
 accepts only what CIFAR batches hold (numpy arrays, lists, dicts, bytes and
 numbers), so a pickle that would run code is refused instead of executed.
 """
+import codecs
 import os
 import pickle
 from pathlib import Path
-
-import codecs
 
 import numpy as np
 import torch

@@ -82,3 +82,39 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-7):
               f"relative error: {rel_error(numeric, analytic):e}")
     return rel_error(torch.tensor(numeric_values, dtype=torch.float64),
                      torch.tensor(analytic_values, dtype=torch.float64))
+
+
+def check_layer(name, forward, backward, inputs, seed=0, verbose=True):
+    """Worst relative error of a layer's backward pass against numeric and autograd gradients.
+
+    Inputs: ``forward(*inputs) -> (out, cache)`` and ``backward(dout, cache) -> gradients``
+    (one tensor, or a tuple with one gradient per input, each shaped like its input) of a
+    modular layer; ``inputs``: float64 tensors. A random upstream gradient ``dout`` (seeded
+    with ``seed``, shaped like ``out``) is passed back; the reference gradients are those of
+    ``sum(dout * forward(*inputs)[0])`` by centred differences and by autograd. With
+    ``verbose``, prints both errors for every input. Returns a float (below about 1e-7 when
+    the backward pass is right).
+    """
+    torch.manual_seed(seed)
+    out, cache = forward(*inputs)
+    dout = torch.randn_like(out)
+    grads = backward(dout, cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    leaves = [x.clone().requires_grad_(True) for x in inputs]
+    (forward(*leaves)[0] * dout).sum().backward()
+    worst = 0.0
+    for i, (x, grad, leaf) in enumerate(zip(inputs, grads, leaves)):
+        numeric = compute_numeric_gradient(lambda _: forward(*inputs)[0], x, dLdf=dout, h=1e-6)
+        errors = rel_error(grad, numeric), rel_error(grad, leaf.grad)
+        worst = max(worst, *errors)
+        if verbose:
+            print(f"{name} input {i}: rel_error numeric {errors[0]:.2e}, "
+                  f"autograd {errors[1]:.2e}")
+    return worst
+
+
+def tolerance(dtype, float64=1e-10, float32=1e-5):
+    """Largest relative error accepted between two computations of the same values in
+    ``dtype``: ``float64`` for torch.float64, ``float32`` for anything coarser. The checks
+    choose the two bounds per file (exact formulas, or against an independent oracle)."""
+    return float64 if dtype == torch.float64 else float32

@@ -109,7 +109,9 @@ def plot_confusion_matrix(cm, classes=CLASSES, title="Confusion matrix", normali
     return fig
 
 
-def plot_precision_recall(precision, recall, classes=CLASSES, title="Per-class precision and recall"):
+def plot_precision_recall(
+    precision, recall, classes=CLASSES, title="Per-class precision and recall"
+):
     """Grouped bars of per-class precision and recall, with their macro averages as lines."""
     precision, recall = _to_cpu(precision).to(torch.float64), _to_cpu(recall).to(torch.float64)
     positions = torch.arange(len(classes), dtype=torch.float64)
@@ -118,7 +120,9 @@ def plot_precision_recall(precision, recall, classes=CLASSES, title="Per-class p
     positions = positions.numpy()
     ax.bar(positions - width / 2, precision.numpy(), width,
            label=f"precision (macro {precision.mean():.3f})")
-    ax.bar(positions + width / 2, recall.numpy(), width, label=f"recall (macro {recall.mean():.3f})")
+    ax.bar(
+        positions + width / 2, recall.numpy(), width, label=f"recall (macro {recall.mean():.3f})"
+    )
     ax.axhline(precision.mean().item(), color="C0", linestyle="--", linewidth=1)
     ax.axhline(recall.mean().item(), color="C1", linestyle="--", linewidth=1)
     ax.set_xticks(positions, classes, rotation=30, ha="right")

@@ -9,7 +9,7 @@ validation accuracy.
 
 Example::
 
-    solver = Solver(model, data, update_rule="sgd_momentum",
+    solver = Solver(model, data, update_rule=sgd_momentum,
                     optim_config={"learning_rate": 1e-2}, lr_decay=0.95,
                     num_epochs=10, batch_size=100, print_every=100)
     solver.train()
@@ -22,6 +22,8 @@ import time
 import warnings
 
 import torch
+
+from helpers.utils import first_non_finite, predict_in_batches
 
 
 def random_horizontal_flip(X, image_shape=(3, 32, 32), generator=None):
@@ -37,17 +39,13 @@ def random_horizontal_flip(X, image_shape=(3, 32, 32), generator=None):
     return flipped.reshape(X.shape)
 
 
-def _resolve_update_rule(update_rule):
-    if callable(update_rule):
-        return update_rule
-    from assignment import fully_connected_networks  # imported late: it imports this module
-
-    rule = getattr(fully_connected_networks, str(update_rule), None)
-    if not callable(rule):
-        raise ValueError(f'unknown update rule "{update_rule}": give a function or the name '
-                         "of one in assignment/fully_connected_networks.py "
-                         "(sgd, sgd_momentum, rmsprop, adam)")
-    return rule
+def _check_update_rule(update_rule):
+    """The update rule itself: the Solver takes functions, not names, so that it never imports
+    the modules that import it (``assignment.fully_connected_networks``)."""
+    if not callable(update_rule):
+        raise TypeError(f"update_rule must be a function (w, dw, config) -> (next_w, config), "
+                        f"e.g. adam from assignment.fully_connected_networks; got {update_rule!r}")
+    return update_rule
 
 
 class Solver:
@@ -60,7 +58,7 @@ class Solver:
     training stopped on a non-finite loss), ``train_time`` (seconds).
     """
 
-    def __init__(self, model, data, update_rule="sgd", optim_config=None, lr_decay=1.0,
+    def __init__(self, model, data, update_rule, optim_config=None, lr_decay=1.0,
                  batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
                  print_every=10, print_acc_every=1, verbose=True, device="cpu",
                  checkpoint_name=None, augment=None, finite_check_every=10):
@@ -68,8 +66,8 @@ class Solver:
 
         - model: object with ``params`` and ``loss(X, y=None)``
         - data: dict with ``X_train``, ``y_train``, ``X_val``, ``y_val``
-        - update_rule: a function ``(w, dw, config) -> (next_w, config)`` or the
-          name of one in ``assignment.fully_connected_networks``
+        - update_rule: a function ``(w, dw, config) -> (next_w, config)``, e.g. ``adam``
+          from ``assignment.fully_connected_networks``
         - optim_config: hyperparameters given to the update rule (each
           parameter gets its own copy, which also holds its state)
         - lr_decay: the learning rate is multiplied by this after every epoch
@@ -94,14 +92,16 @@ class Solver:
         for split in ("train", "val"):
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if X.shape[0] != y.shape[0]:
-                raise ValueError(f"X_{split} has {X.shape[0]} examples but y_{split} has {y.shape[0]}")
+                raise ValueError(
+                    f"X_{split} has {X.shape[0]} examples but y_{split} has {y.shape[0]}"
+                )
         self.model = model
         self.device = torch.device(device)
         self.X_train = data["X_train"].to(self.device)
         self.y_train = data["y_train"].to(self.device)
         self.X_val = data["X_val"].to(self.device)
         self.y_val = data["y_val"].to(self.device)
-        self.update_rule = _resolve_update_rule(update_rule)
+        self.update_rule = _check_update_rule(update_rule)
         self.optim_config = dict(optim_config or {})
         self.lr_decay = lr_decay
         self.batch_size = batch_size
@@ -134,7 +134,9 @@ class Solver:
             X_batch = self.augment(X_batch)
         loss, grads = self.model.loss(X_batch, y_batch)
         for name, w in self.model.params.items():
-            next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
+            next_w, self.optim_configs[name] = self.update_rule(
+                w, grads[name], self.optim_configs[name]
+            )
             self.model.params[name] = next_w
         return loss.detach() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss))
 
@@ -170,29 +172,26 @@ class Solver:
             mask = torch.randperm(N, device=X.device)[:num_samples]
             X, y = X[mask], y[mask]
             N = num_samples
-        correct = torch.zeros((), dtype=torch.int64, device=X.device)
-        for start in range(0, N, batch_size):
-            scores = self.model.loss(X[start:start + batch_size])
-            correct += (scores.argmax(dim=1) == y[start:start + batch_size]).sum()
-        return correct.item() / max(N, 1)
+        labels = predict_in_batches(lambda rows: self.model.loss(rows).argmax(dim=1), X,
+                                    batch_size)
+        return (labels == y).sum().item() / max(N, 1)
 
     def _record_accuracy(self):
         """Check train and val accuracy, print them, keep the best parameters."""
-        train_acc = self.check_accuracy(self.X_train, self.y_train, num_samples=self.num_train_samples)
+        train_acc = self.check_accuracy(
+            self.X_train, self.y_train, num_samples=self.num_train_samples
+        )
         val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         if self.verbose:
-            print(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
+            print(
+                f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
+                f"val_acc: {val_acc:f}"
+            )
         if val_acc > self.best_val_acc or not self.best_params:
             self.best_val_acc = max(val_acc, self.best_val_acc)
             self.best_params = {k: v.detach().clone() for k, v in self.model.params.items()}
-
-    def _first_non_finite(self, losses, start):
-        """Index (into ``losses``) of the first non-finite loss at or after ``start``, or None."""
-        recent = torch.stack(losses[start:])
-        bad = (~torch.isfinite(recent)).nonzero()
-        return None if bad.numel() == 0 else start + bad[0].item()
 
     def train(self, time_limit=None, return_best_params=True):
         """Run the optimization.
@@ -223,20 +222,26 @@ class Solver:
             t += 1
 
             if t % self.finite_check_every == 0 or t == num_iterations:
-                bad = self._first_non_finite(losses, checked)
+                bad = first_non_finite(torch.stack(losses[checked:]))
+                bad = None if bad is None else checked + bad
                 checked = len(losses)
                 if bad is not None:
                     lr = self.optim_configs[next(iter(self.optim_configs))].get("learning_rate")
-                    warnings.warn(f"Solver: the loss became {losses[bad].item()} at iteration {bad + 1} "
-                                  f"(epoch {self.epoch + 1}) with learning rate {lr}; training "
-                                  "stopped. Try a smaller learning rate or weight scale.",
-                                  RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"Solver: the loss became {losses[bad].item()} at iteration {bad + 1} "
+                        f"(epoch {self.epoch + 1}) with learning rate {lr}; training "
+                        "stopped. Try a smaller learning rate or weight scale.",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                     del losses[bad:]
                     self.diverged = True
                     break
             if self.verbose and (t == 1 or t % self.print_every == 0):
-                print(f"(Time {time.time() - start_time:.2f} sec; Iteration {t} / {num_iterations}) "
-                      f"loss: {losses[-1].item():f}")
+                print(
+                    f"(Time {time.time() - start_time:.2f} sec; Iteration {t} / {num_iterations}) "
+                    f"loss: {losses[-1].item():f}"
+                )
 
             timed_out = time_limit is not None and time.time() - start_time > time_limit
             if t % iterations_per_epoch == 0 or timed_out:
@@ -252,8 +257,11 @@ class Solver:
                     self._save_checkpoint()
                 if timed_out:
                     if self.verbose:
-                        print(f"(Time {time.time() - start_time:.2f} sec; Iteration {t} / {num_iterations}) "
-                              f"stopped: the time limit of {time_limit} sec is over")
+                        print(
+                            f"(Time {time.time() - start_time:.2f} sec; "
+                            f"Iteration {t} / {num_iterations}) "
+                            f"stopped: the time limit of {time_limit} sec is over"
+                        )
                     stop = True
 
         self.loss_history = torch.stack(losses).tolist() if losses else []

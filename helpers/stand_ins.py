@@ -19,7 +19,6 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-
 # --------------------------------------------------------------- metrics ---
 
 def _same_length_labels(y_true, y_pred):

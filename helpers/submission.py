@@ -1,7 +1,7 @@
 """The submission zip: what goes in it, its manifest, and its validation.
 
 One module serves both sides: ``collect_submission.py`` (students) writes the
-zip, ``helpers/grade.py`` (instructors) checks it. A submission holds exactly:
+zip, ``instructor/grade.py`` (instructors) checks it. A submission holds exactly:
 
 - ``assignment/*.py``: the student's files;
 - ``notebooks/*.ipynb``: the executed notebooks, run in full mode (each records its mode in
@@ -26,11 +26,14 @@ import torch
 
 from helpers.utils import KIT_ROOT, RUN_MODE_MIME
 
-# Every stub the release writes says this (see helpers/release.py).
+# Every stub the release writes says this (see instructor/release.py).
 STUB_MARK = ": not implemented yet"
 
-ASSIGNMENT_FILES = ("linear_classifier.py", "metrics.py", "model_selection.py",
-                    "two_layer_net.py", "fully_connected_networks.py")
+# The student layout, defined once: the parts (assignment/<part>.py, checked by
+# tests/assignment/test_<part>.py), the notebooks and the models they save.
+PARTS = ("linear_classifier", "metrics", "model_selection", "two_layer_net",
+         "fully_connected_networks")
+ASSIGNMENT_FILES = tuple(f"{part}.py" for part in PARTS)
 NOTEBOOKS = ("linear_classifier.ipynb", "two_layer_net.ipynb", "fully_connected_networks.ipynb")
 SAVED_MODELS = ("svm_best.pt", "softmax_best.pt", "two_layer_net_best.pt", "fc_net_best.pt")
 MANIFEST = "MANIFEST.json"
@@ -158,8 +161,10 @@ def notebook_problems(path, relpath):
     for number, cell in enumerate(notebook.get("cells", []), start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return [f"{relpath}: cell {number} ends in an error "
-                        f"({output.get('ename')}: {output.get('evalue', '')[:120]}); fix it and re-run"]
+                return [
+                    f"{relpath}: cell {number} ends in an error "
+                    f"({output.get('ename')}: {output.get('evalue', '')[:120]}); fix it and re-run"
+                ]
     return run_mode_problems(notebook, relpath)
 
 
@@ -168,8 +173,10 @@ def model_problems(path, relpath):
     try:
         torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any failure to load is the student's problem to fix
-        return [f"{relpath}: does not load ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
-                "re-run the notebook that saves it"]
+        return [
+            f"{relpath}: does not load ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
+            "re-run the notebook that saves it"
+        ]
     return []
 
 
@@ -178,8 +185,11 @@ def validate_kit(kit_root=KIT_ROOT):
     kit_root = Path(kit_root)
     files = submission_files(kit_root)
     problems = []
-    required = ([f"assignment/{n}" for n in ASSIGNMENT_FILES] + [f"notebooks/{n}" for n in NOTEBOOKS]
-                + [f"saved/{n}" for n in SAVED_MODELS])
+    required = (
+        [f"assignment/{n}" for n in ASSIGNMENT_FILES]
+        + [f"notebooks/{n}" for n in NOTEBOOKS]
+        + [f"saved/{n}" for n in SAVED_MODELS]
+    )
     for name in required:
         if name not in files:
             hint = "run the notebook that saves it" if name.startswith("saved/") else "restore it"
@@ -203,7 +213,8 @@ def validate_kit(kit_root=KIT_ROOT):
 
 
 def self_check_summary(kit_root=KIT_ROOT, timeout=1800):
-    """Run ``python -m helpers.check`` in ``kit_root``; returns dict ``summary``, ``lines``, ``exit_code``.
+    """Run ``python -m helpers.check`` in ``kit_root``; returns dict ``summary``, ``lines``,
+    ``exit_code``.
 
     The summary only informs the manifest: a self-check that has not finished
     after ``timeout`` seconds (a very busy machine) is recorded as such, with
@@ -231,22 +242,35 @@ def build_manifest(student_id, name, files, self_check):
     }
 
 
-def write_zip(zip_path, files, manifest):
-    """Write ``files`` and ``manifest`` to ``zip_path`` atomically; returns its size in bytes."""
+def write_zip(zip_path, files, texts=None, max_bytes=None):
+    """Write a zip atomically (nothing is left at ``zip_path`` on failure); returns its size.
+
+    Inputs: ``files`` dict name in the zip -> path of a file; ``texts`` dict name in the zip ->
+    str (written after the files); ``max_bytes``: raise ``ValueError`` and write nothing when
+    the zip would be larger. The one zip writer of the kit (submissions and the release).
+    """
     zip_path = Path(zip_path)
     handle, partial = tempfile.mkstemp(prefix=f".{zip_path.name}-", dir=zip_path.parent)
     os.close(handle)
     try:
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
             for arcname, path in sorted(files.items()):
-                archive.write(path, arcname)
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
+                archive.write(path, str(arcname))
+            for arcname, text in (texts or {}).items():
+                archive.writestr(str(arcname), text)
         size = os.path.getsize(partial)
-        if size > MAX_ZIP_BYTES:
+        if max_bytes is not None and size > max_bytes:
             raise ValueError(f"the zip would be {size / 2**20:.1f} MB, over the "
-                             f"{MAX_ZIP_BYTES // 2**20} MB limit; make your saved models smaller")
+                             f"{max_bytes // 2**20} MB limit; make your saved models smaller")
         os.replace(partial, zip_path)
         return size
     finally:
         if os.path.exists(partial):
             os.remove(partial)
+
+
+def write_submission(zip_path, files, manifest):
+    """Write the submission zip: ``files`` (name in the zip -> path) and ``MANIFEST.json``,
+    atomically, at most ``MAX_ZIP_BYTES``; returns its size in bytes."""
+    return write_zip(zip_path, files, {MANIFEST: json.dumps(manifest, indent=2)},
+                     max_bytes=MAX_ZIP_BYTES)

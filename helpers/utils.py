@@ -1,7 +1,7 @@
 """Small shared utilities: seeds, device choice, quick mode, kit paths and results.
 
 Every notebook records its headline figures through :func:`record_metrics`, so
-that ``python -m helpers.run_notebooks`` can print one table for all of them.
+that ``python -m instructor.run_notebooks`` can print one table for all of them.
 """
 import json
 import os
@@ -116,6 +116,23 @@ def detect_divergence(train):
 
 
 _DEFAULT_THREADS = torch.get_num_threads()   # PyTorch's choice, before anyone changes it
+
+
+def first_non_finite(values):
+    """Index of the first non-finite value of a 1-D tensor, or None (one read back to the
+    host); the training loops use it to stop at the first NaN or inf loss."""
+    bad = (~torch.isfinite(values)).nonzero()
+    return bad[0, 0].item() if bad.numel() else None
+
+
+@torch.no_grad()
+def predict_in_batches(predict, X, batch_size=1000):
+    """``predict(X)`` (labels int64 [N] of inputs [N, ...]) computed ``batch_size`` rows at a
+    time, so that large inputs need little memory; returns int64 [N]."""
+    if X.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.int64, device=X.device)
+    return torch.cat([predict(X[start:start + batch_size])
+                      for start in range(0, X.shape[0], batch_size)])
 
 
 def busy_cores():

@@ -5,17 +5,20 @@ Each check runs one function of yours alone: the others are given stand-ins mean
 layers, the nets with stand-in layers and a stand-in ``__init__``, ``create_solver_instance``
 with a stand-in ``TwoLayerNet`` and stand-in update rules, and so on. Backward passes get
 caches built by the check in the documented format. Checks marked ``composed=True`` use your
-own parts (not for ``create_solver_instance``: its net and update rules have their own
-checks, and training twice would double the self-check's longest check). Every gradient is compared with torch.autograd on every device and dtype and with
-numeric derivatives in float64 on tiny shapes; losses with torch.nn.functional; update rules
-with torch.optim. The checks of one function that name a common mistake come first.
+own parts (not for ``create_solver_instance``: its net and update rules have their own checks,
+and training twice would double the self-check's longest check). Every gradient is compared
+with torch.autograd on every device and dtype and with numeric derivatives in float64 on tiny
+shapes; losses with torch.nn.functional; update rules with torch.optim. The checks of one
+function that name a common mistake come first.
 """
+import functools
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from assignment import fully_connected_networks as fcn
-from helpers import stand_ins
+from helpers import gradcheck
 from helpers.gradcheck import compute_numeric_gradient, rel_error
 from helpers.solver import Solver
 from helpers.stand_ins import isolate
@@ -29,9 +32,8 @@ def alone(request, monkeypatch):
     isolate(request.node, monkeypatch)
 
 
-def tolerance(dtype):
-    """Agreement expected between two exact computations of the same value."""
-    return 1e-10 if dtype == torch.float64 else 1e-5
+# Agreement expected between two exact computations of the same value.
+tolerance = functools.partial(gradcheck.tolerance, float64=1e-10, float32=1e-5)
 
 
 def autograd_grads(f, *inputs, dout=None):
@@ -50,7 +52,9 @@ def numeric_grads(f, *inputs, dout=None):
 
 def by_student(entries):
     """Parameter sets named after, and marked with, the student function in their first field."""
-    return [pytest.param(*entry, id=entry[0], marks=pytest.mark.student(entry[0])) for entry in entries]
+    return [
+        pytest.param(*entry, id=entry[0], marks=pytest.mark.student(entry[0])) for entry in entries
+    ]
 
 
 def random(*shape, device="cpu", dtype=F64, seed=0):
@@ -78,8 +82,10 @@ def test_linear_forward_matches_the_formula(device_dtype):
     device, dtype = device_dtype
     x, w, b, _ = linear_problem(device, dtype)
     out, cache = fcn.Linear.forward(x, w, b)
-    assert out.shape == (4, 5) and out.dtype == dtype and out.device == x.device, \
-        f"Linear.forward output: shape {tuple(out.shape)}, dtype {out.dtype}; expected (4, 5), {dtype}"
+    assert out.shape == (4, 5) and out.dtype == dtype and out.device == x.device, (
+        f"Linear.forward output: shape {tuple(out.shape)}, dtype {out.dtype}; "
+        f"expected (4, 5), {dtype}"
+    )
     assert rel_error(out, affine(x, w, b)) < tolerance(dtype), \
         "Linear.forward differs from x.reshape(N, D) @ w + b"
 
@@ -106,7 +112,9 @@ def test_linear_backward_matches_autograd(device_dtype):
     expected = autograd_grads(affine, x, w, b, dout=dout)
     for name, mine, theirs in zip(("dx", "dw", "db"), grads, expected):
         err = rel_error(mine, theirs)
-        assert err < tolerance(dtype), f"Linear.backward {name} differs from autograd: rel_error {err:.2e}"
+        assert err < tolerance(dtype), (
+            f"Linear.backward {name} differs from autograd: rel_error {err:.2e}"
+        )
 
 
 @pytest.mark.student("Linear.backward")
@@ -117,7 +125,9 @@ def test_linear_backward_numeric_and_without_dx():
     numeric = numeric_grads(affine, x, w, b, dout=dout)
     for name, mine, theirs in zip(("dx", "dw", "db"), (dx, dw, db), numeric):
         err = rel_error(mine, theirs)
-        assert err < 1e-7, f"Linear.backward {name} differs from the numeric gradient: rel_error {err:.2e}"
+        assert err < 1e-7, (
+            f"Linear.backward {name} differs from the numeric gradient: rel_error {err:.2e}"
+        )
     no_dx, dw2, db2 = fcn.Linear.backward(dout, (x, w, b), need_dx=False)
     assert no_dx is None, "Linear.backward(..., need_dx=False) must return None for dx"
     assert rel_error(dw2, dw) < 1e-12 and rel_error(db2, db) < 1e-12, \
@@ -186,7 +196,10 @@ def check_linear_relu_backward(cache_of, device, dtype):
     for source, expected, tol in checks:
         for name, mine, theirs in zip(("dx", "dw", "db"), grads, expected):
             err = rel_error(mine, theirs)
-            assert err < tol, f"Linear_ReLU.backward {name} differs from the {source} gradient: rel_error {err:.2e}"
+            assert err < tol, (
+                f"Linear_ReLU.backward {name} differs from the {source} gradient: "
+                f"rel_error {err:.2e}"
+            )
 
 
 @pytest.mark.student("Linear_ReLU.backward")
@@ -248,7 +261,7 @@ def test_dropout_seed_gives_the_same_mask():
 
 @pytest.mark.student("Dropout.backward")
 def test_dropout_backward():
-    x, dout = random(10, 6), random(10, 6, seed=1)
+    dout = random(10, 6, seed=1)
     param = {"mode": "train", "p": 0.3}
     mask = (torch.rand(10, 6, generator=torch.Generator().manual_seed(11), dtype=F64) >= 0.3) / 0.7
     dx = fcn.Dropout.backward(dout, (param, mask.to(F64)))   # the documented cache
@@ -315,7 +328,9 @@ def test_loss_layers_match_torch(name, reference, device_dtype):
         f"{name} = {float(loss):.6f}, torch.nn.functional gives {expected.item():.6f}"
     (ref_dx,) = autograd_grads(lambda scores: reference(scores, y), x)
     assert rel_error(dx, ref_dx) < tolerance(dtype) * 10, f"{name} gradient differs from autograd"
-    assert dx.dtype == dtype and dx.device == x.device, f"{name} must return dx in the dtype and device of x"
+    assert dx.dtype == dtype and dx.device == x.device, (
+        f"{name} must return dx in the dtype and device of x"
+    )
 
 
 @pytest.mark.parametrize("name", by_student([(n,) for n, _ in LOSSES]))
@@ -357,14 +372,18 @@ def check_net_against_autograd(model, X, y, masks=(), tol=1e-10, numeric=True):
     expected.backward()
     assert abs(float(loss) - expected.item()) < tol * 100, \
         f"net loss {float(loss):.8f} differs from the autograd reference {expected.item():.8f}"
-    assert set(grads) == set(names), f"grads must have the keys of params {names}, got {sorted(grads)}"
+    assert set(grads) == set(names), (
+        f"grads must have the keys of params {names}, got {sorted(grads)}"
+    )
     for k in names:
         err = rel_error(grads[k], leaves[k].grad)
         assert err < tol, f"gradient of {k} differs from autograd: rel_error {err:.2e}"
         if numeric:
             num = compute_numeric_gradient(lambda _: model.loss(X, y)[0], model.params[k], h=1e-6)
             err = rel_error(grads[k], num)
-            assert err < 1e-7, f"gradient of {k} differs from the numeric gradient: rel_error {err:.2e}"
+            assert err < 1e-7, (
+                f"gradient of {k} differs from the numeric gradient: rel_error {err:.2e}"
+            )
 
 
 def check_net_regularization(model, X, y):
@@ -399,11 +418,19 @@ def test_two_layer_net_initialization(device_dtype):
         f"params must be W1, b1, W2, b2, got {sorted(model.params)}"
     for k, shape in shapes.items():
         v = model.params[k]
-        assert tuple(v.shape) == shape and v.dtype == dtype and v.device.type == torch.device(device).type, \
-            f"params[{k!r}]: expected {shape} {dtype} on {device}, got {tuple(v.shape)} {v.dtype} {v.device}"
+        assert (
+            tuple(v.shape) == shape
+            and v.dtype == dtype
+            and v.device.type == torch.device(device).type
+        ), (
+            f"params[{k!r}]: expected {shape} {dtype} on {device}, "
+            f"got {tuple(v.shape)} {v.dtype} {v.device}"
+        )
     assert abs(model.params["W1"].std().item() / 1e-2 - 1) < 0.05, "W1 must have std weight_scale"
     assert abs(model.params["W2"].std().item() / 1e-2 - 1) < 0.1, "W2 must have std weight_scale"
-    assert (model.params["b1"] == 0).all() and (model.params["b2"] == 0).all(), "biases start at zero"
+    assert (model.params["b1"] == 0).all() and (model.params["b2"] == 0).all(), (
+        "biases start at zero"
+    )
 
 
 def two_layer_model(reg):
@@ -454,9 +481,13 @@ def test_fully_connected_net_initialization(device_dtype):
                                   dtype=dtype, device=device)
     for k, shape in {"W1": (400, 300), "W2": (300, 200), "W3": (200, 10), "b3": (10,)}.items():
         v = model.params[k]
-        assert tuple(v.shape) == shape and v.dtype == dtype, f"params[{k!r}] must be {shape} {dtype}"
+        assert tuple(v.shape) == shape and v.dtype == dtype, (
+            f"params[{k!r}] must be {shape} {dtype}"
+        )
         assert v.device.type == torch.device(device).type, f"params[{k!r}] must be on {device}"
-    assert abs(model.params["W1"].std().item() / 2e-2 - 1) < 0.05, "weights must have std weight_scale"
+    assert abs(model.params["W1"].std().item() / 2e-2 - 1) < 0.05, (
+        "weights must have std weight_scale"
+    )
     assert all((model.params[f"b{i}"] == 0).all() for i in (1, 2, 3)), "biases start at zero"
 
 
@@ -566,7 +597,9 @@ def test_update_rules_match_torch_optim(name, config, make_optimizer, device_dty
         optimizer.step()
         err = rel_error(mine, param.detach())
         assert err < 1e-6, f"{name}: step {k + 1} differs from torch.optim: rel_error {err:.2e}"
-    assert mine.dtype == dtype and mine.device == w.device, f"{name} must keep the dtype and device of w"
+    assert mine.dtype == dtype and mine.device == w.device, (
+        f"{name} must keep the dtype and device of w"
+    )
     assert rel_error(mine, w) > 1e-4, f"{name} did not move the weights"
 
 
@@ -607,8 +640,10 @@ def test_create_solver_instance_trains_a_two_layer_net():
     assert isinstance(solver.model, fcn.TwoLayerNet), \
         "create_solver_instance must train a TwoLayerNet"
     assert solver.loss_history, "create_solver_instance must return a trained Solver (call train())"
-    assert solver.best_val_acc > 0.9, \
-        f"on easy clustered data the net should reach 0.9 validation accuracy, got {solver.best_val_acc:.3f}"
+    assert solver.best_val_acc > 0.9, (
+        "on easy clustered data the net should reach 0.9 validation accuracy, "
+        f"got {solver.best_val_acc:.3f}"
+    )
 
 
 @pytest.mark.parametrize("hidden_dims, get_params", [
@@ -624,8 +659,10 @@ def test_deep_nets_overfit_small_data(hidden_dims, get_params):
     data["X_val"], data["y_val"] = data["X_train"][:10], data["y_train"][:10]
     torch.manual_seed(0)
     model = fcn.FullyConnectedNet(hidden_dims, weight_scale=weight_scale, dtype=torch.float32)
-    solver = Solver(model, data, update_rule="sgd", optim_config={"learning_rate": learning_rate},
+    solver = Solver(model, data, update_rule=fcn.sgd, optim_config={"learning_rate": learning_rate},
                     batch_size=25, num_epochs=20, num_train_samples=None, verbose=False)
     solver.train()
     best = max(solver.train_acc_history)
-    assert best == 1.0, f"{get_params}(): 50 examples should be fit perfectly within 20 epochs, best {best:.2f}"
+    assert best == 1.0, (
+        f"{get_params}(): 50 examples should be fit perfectly within 20 epochs, best {best:.2f}"
+    )

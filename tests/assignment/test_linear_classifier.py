@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import assignment.linear_classifier as lc
 from helpers import stand_ins
-from helpers.gradcheck import compute_numeric_gradient, rel_error
+from helpers.gradcheck import compute_numeric_gradient, rel_error, tolerance
 from helpers.stand_ins import isolate
 
 LOSSES = {
@@ -60,10 +60,6 @@ def random_problem(device, dtype, num_train=20, dim=15, num_classes=4, seed=0, s
 def given_scores(scores):
     """``(W, X)`` with ``X W = scores`` exactly: X is the identity [N, N] and W the scores."""
     return scores.clone(), torch.eye(scores.shape[0], dtype=scores.dtype, device=scores.device)
-
-
-def tolerance(dtype, float64_tol):
-    return float64_tol if dtype == torch.float64 else 1e-5
 
 
 def blobs(num_per_class=30, dim=5, num_classes=3, seed=0, dtype=torch.float64, device="cpu"):
@@ -145,7 +141,7 @@ def test_softmax_survives_scores_far_from_zero(kind, version, offset, device_dty
         "(or underflows to 0 / 0). Subtract each row's maximum score before exp; p does not change"
     expected = F.cross_entropy(scores, y)
     err = rel_error(loss, expected)
-    assert err < tolerance(dtype, 1e-10) * 10, \
+    assert err < tolerance(dtype, float64=1e-10) * 10, \
         f"with scores about {offset:+g} the loss {loss.item():.6f} differs from " \
         f"cross_entropy {expected.item():.6f} (rel_error {err:.2e})"
 
@@ -168,7 +164,7 @@ def test_softmax_loss_of_an_unlikely_class_is_finite(kind, version, device_dtype
         "log(sum_k exp(s[k] - m)), with m = max_k s[k]"
     assert torch.isfinite(dW).all(), "dW must stay finite when the correct class is very unlikely"
     expected = F.cross_entropy(scores, y)
-    assert rel_error(loss, expected) < tolerance(dtype, 1e-10), \
+    assert rel_error(loss, expected) < tolerance(dtype, float64=1e-10), \
         f"loss {loss.item():.4f} differs from cross_entropy {expected.item():.4f} (about 1000)"
 
 
@@ -180,7 +176,8 @@ def test_loss_matches_torch_functional(kind, version, reg, device_dtype):
     loss, dW = LOSSES[kind][version](W, X, y, reg)
     expected = reference_loss(kind, W, X, y, reg)
     err = rel_error(loss, expected)
-    assert err < tolerance(dtype, 1e-12), f"{kind} {VERSIONS[version]} loss {float(loss):.6f} " \
+    assert err < tolerance(dtype, float64=1e-12), \
+        f"{kind} {VERSIONS[version]} loss {float(loss):.6f} " \
         f"differs from torch.nn.functional {expected.item():.6f}: rel_error {err:.2e}"
 
 
@@ -193,7 +190,8 @@ def test_gradient_matches_autograd(kind, version, reg, device_dtype):
     W_auto = W.clone().requires_grad_(True)
     reference_loss(kind, W_auto, X, y, reg).backward()
     err = rel_error(dW, W_auto.grad)
-    assert err < tolerance(dtype, 1e-7), f"{kind} dW differs from autograd: rel_error {err:.2e}"
+    assert err < tolerance(dtype, float64=1e-7), \
+        f"{kind} dW differs from autograd: rel_error {err:.2e}"
 
 
 @pytest.mark.parametrize("kind,version", loss_cases())
@@ -211,8 +209,10 @@ def test_gradient_matches_numeric_gradient(kind, version, reg):
 def test_softmax_of_tiny_weights_is_log_num_classes(kind, version):
     W, X, y = random_problem("cpu", torch.float64, num_train=50, num_classes=10, scale=1e-8)
     loss, _ = LOSSES[kind][version](W, X, y, 0.0)
-    assert abs(loss.item() - math.log(10)) < 1e-5, \
-        f"with tiny weights every class has probability 1/10, so the loss is log(10); got {loss.item()}"
+    assert abs(loss.item() - math.log(10)) < 1e-5, (
+        "with tiny weights every class has probability 1/10, so the loss is log(10); "
+        f"got {loss.item()}"
+    )
 
 
 @pytest.mark.parametrize("kind,version", loss_cases())
@@ -244,9 +244,13 @@ def test_sample_batch_keeps_rows_and_labels_together(device_dtype):
     X_batch, y_batch = lc.sample_batch(X, y, 50, 64)
     assert X_batch.shape == (64, 3) and y_batch.shape == (64,), \
         f"batch shapes {tuple(X_batch.shape)}, {tuple(y_batch.shape)}; expected [64, 3], [64]"
-    assert X_batch.dtype == dtype and X_batch.device == X.device, "the batch keeps X's dtype and device"
+    assert X_batch.dtype == dtype and X_batch.device == X.device, (
+        "the batch keeps X's dtype and device"
+    )
     rows = X_batch[:, 0].long()
-    assert torch.equal(y_batch, rows % 7), "row k of X_batch must be the example labelled y_batch[k]"
+    assert torch.equal(y_batch, rows % 7), (
+        "row k of X_batch must be the example labelled y_batch[k]"
+    )
     assert rows.unique().numel() > 20, "the batch must be drawn at random from all examples"
     with pytest.raises(ValueError):
         lc.sample_batch(X, y, 50, 0)
@@ -284,7 +288,9 @@ def test_training_separates_blobs(kind, device_dtype):
     assert len(history) == 200 and all(isinstance(v, float) for v in history), \
         "the loss history must hold one float per iteration"
     start, end = sum(history[:10]) / 10, sum(history[-10:]) / 10
-    assert end < 0.5 * start, f"{kind}: the loss should fall on separable data: {start:.3f} -> {end:.3f}"
+    assert end < 0.5 * start, (
+        f"{kind}: the loss should fall on separable data: {start:.3f} -> {end:.3f}"
+    )
     acc = ((X @ W).argmax(dim=1) == y).double().mean().item()
     assert acc > 0.95, f"{kind}: training accuracy on separable blobs is only {acc:.3f}"
 
@@ -343,8 +349,12 @@ def test_predict_picks_the_highest_score(device_dtype):
     W = torch.eye(4, dtype=dtype, device=device)[:, permutation]  # column j scores feature perm[j]
     X = torch.eye(4, dtype=dtype, device=device)[[0, 1, 2, 3, 3]]
     y_pred = lc.predict_linear_classifier(W, X)
-    assert y_pred.dtype == torch.int64 and y_pred.device == X.device, "predictions are int64 on X's device"
-    assert y_pred.tolist() == [1, 3, 0, 2, 2], f"predictions {y_pred.tolist()}, expected [1, 3, 0, 2, 2]"
+    assert y_pred.dtype == torch.int64 and y_pred.device == X.device, (
+        "predictions are int64 on X's device"
+    )
+    assert y_pred.tolist() == [1, 3, 0, 2, 2], (
+        f"predictions {y_pred.tolist()}, expected [1, 3, 0, 2, 2]"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -360,7 +370,9 @@ def test_search_params_are_lists_of_positive_numbers(get_params):
         assert len(values) >= 2, f"give at least two {name} to compare"
         assert all(isinstance(v, (int, float)) and v > 0 for v in values), \
             f"{name} must be positive numbers, got {values}"
-    assert len(learning_rates) * len(regs) <= 25, "keep the grid small: each pair is trained k times"
+    assert len(learning_rates) * len(regs) <= 25, (
+        "keep the grid small: each pair is trained k times"
+    )
 
 
 def one_setting(cls):
@@ -371,7 +383,9 @@ def one_setting(cls):
     assert isinstance(classifier, cls), f"must return the trained {cls.__name__}"
     assert isinstance(train_acc, float) and isinstance(val_acc, float), "accuracies are floats"
     expected = (classifier.predict(data["X_val"]) == data["y_val"]).double().mean().item()
-    assert abs(val_acc - expected) < 1e-12, f"val_acc {val_acc} is not the accuracy on X_val ({expected})"
+    assert abs(val_acc - expected) < 1e-12, (
+        f"val_acc {val_acc} is not the accuracy on X_val ({expected})"
+    )
     assert train_acc > 0.95 and val_acc > 0.9, f"separable data: accuracies {train_acc}, {val_acc}"
 
 

@@ -74,7 +74,9 @@ def test_confusion_matrix_matches_counting(device):
     assert cm.dtype == torch.int64, f"confusion matrix must be int64, got {cm.dtype}"
     assert cm.device.type == device.type, "the confusion matrix must stay on the labels' device"
     expected = count_pairs(y_true, y_pred, NUM_CLASSES)
-    assert cm.tolist() == expected, f"cm[i, j] must count true i predicted as j:\n{cm}\nexpected\n{expected}"
+    assert cm.tolist() == expected, (
+        f"cm[i, j] must count true i predicted as j:\n{cm}\nexpected\n{expected}"
+    )
     assert cm[3].sum() == 0 and cm[:, 4].sum() == 0, "absent / never-predicted classes must count 0"
 
 
@@ -83,7 +85,9 @@ def test_confusion_matrix_is_not_transposed():
     y_true = torch.tensor([0, 0, 0, 1])
     y_pred = torch.tensor([1, 1, 0, 1])
     cm = confusion_matrix(y_true, y_pred, 2)
-    assert cm.tolist() == [[1, 2], [0, 1]], f"rows are true classes, columns predictions; got {cm.tolist()}"
+    assert cm.tolist() == [[1, 2], [0, 1]], (
+        f"rows are true classes, columns predictions; got {cm.tolist()}"
+    )
 
 
 @pytest.mark.student("precision_recall")

@@ -32,7 +32,9 @@ def test_folds_partition_the_indices(num_examples, k, shuffle):
         assert len(val) == len(val_idx), f"fold {fold}: val_idx repeats an index"
         assert len(train) == len(train_idx), f"fold {fold}: train_idx repeats an index"
         assert not train & val, f"fold {fold}: train and val share indices {sorted(train & val)}"
-        assert train | val == everything, f"fold {fold}: train + val must cover range({num_examples})"
+        assert train | val == everything, (
+            f"fold {fold}: train + val must cover range({num_examples})"
+        )
         seen.extend(val_idx.tolist())
     assert sorted(seen) == list(range(num_examples)), "the val folds must partition range(N)"
     sizes = [len(val_idx) for _, val_idx in folds]
@@ -44,13 +46,17 @@ def test_shuffle_is_seeded_and_unshuffled_folds_are_contiguous():
     first = k_fold_indices(50, 5, seed=3)
     again = k_fold_indices(50, 5, seed=3)
     other = k_fold_indices(50, 5, seed=4)
-    assert all(torch.equal(a[1], b[1]) for a, b in zip(first, again)), "same seed must give same folds"
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(first, again)), (
+        "same seed must give same folds"
+    )
     assert not all(torch.equal(a[1], b[1]) for a, b in zip(first, other)), \
         "different seeds should give different folds"
     assert first[0][1].tolist() != list(range(10)), "shuffle=True must shuffle the examples"
     plain = k_fold_indices(11, 3, shuffle=False)
-    assert [v.tolist() for _, v in plain] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]], \
-        f"shuffle=False folds must be consecutive, larger ones first: {[v.tolist() for _, v in plain]}"
+    assert [v.tolist() for _, v in plain] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]], (
+        "shuffle=False folds must be consecutive, larger ones first: "
+        f"{[v.tolist() for _, v in plain]}"
+    )
 
 
 @pytest.mark.student("k_fold_indices")
@@ -75,7 +81,9 @@ def test_cross_validate_calls_once_per_fold_with_the_right_data():
     assert len(calls) == 4, f"fit_and_score must be called once per fold, called {len(calls)} times"
     assert scores.dtype == torch.float64 and scores.shape == (4,), \
         f"scores must be float64 [k], got {scores.dtype} {tuple(scores.shape)}"
-    assert scores.tolist() == [1.0, 2.0, 3.0, 4.0], f"scores must be in fold order, got {scores.tolist()}"
+    assert scores.tolist() == [1.0, 2.0, 3.0, 4.0], (
+        f"scores must be in fold order, got {scores.tolist()}"
+    )
     folds = model_selection.k_fold_indices(20, 4, seed=2)  # the stand-in's folds, here
     for (X_train, y_train, X_val, y_val), (train_idx, val_idx) in zip(calls, folds):
         assert torch.equal(y_val, val_idx) and torch.equal(y_train, train_idx), \

@@ -6,6 +6,7 @@ pass, ``find_best_net`` trains nets whose every step is a stand-in). Checks mark
 ``composed=True`` use your own parts. Every check runs on CPU in float32 and float64 (and on
 CUDA when present); gradients are compared with autograd and with numeric derivatives.
 """
+import functools
 import warnings
 
 import pytest
@@ -14,13 +15,20 @@ import torch.nn.functional as F
 
 from assignment import two_layer_net as tln
 from assignment.two_layer_net import (
-    TwoLayerNet, find_best_net, nn_forward_backward, nn_forward_pass, nn_get_search_params,
-    nn_predict, nn_sample_batch, nn_sgd_step)
-from helpers import stand_ins
+    TwoLayerNet,
+    find_best_net,
+    nn_forward_backward,
+    nn_forward_pass,
+    nn_get_search_params,
+    nn_predict,
+    nn_sample_batch,
+    nn_sgd_step,
+)
+from helpers import gradcheck, stand_ins
 from helpers.gradcheck import compute_numeric_gradient, rel_error
-from helpers.nn_studies import make_toy_data, make_toy_params, make_toy_split
-from helpers.reference_models import autograd_loss_and_grads
 from helpers.stand_ins import isolate
+from helpers.studies.two_layer_net import make_toy_data, make_toy_params, make_toy_split
+from helpers.torch_nn_twins import autograd_loss_and_grads
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 CONFIG_KEYS = {"learning_rate", "hidden_size", "reg", "learning_rate_decay"}
@@ -32,9 +40,8 @@ def alone(request, monkeypatch):
     isolate(request.node, monkeypatch)
 
 
-def tolerance(dtype):
-    """Largest accepted relative error between two computations of the same values."""
-    return 1e-7 if dtype == torch.float64 else 1e-4
+# Largest accepted relative error between two computations of the same values.
+tolerance = functools.partial(gradcheck.tolerance, float64=1e-7, float32=1e-4)
 
 
 def toy_problem(device, dtype, num_inputs=7, seed=0):
@@ -56,13 +63,19 @@ def test_forward_pass_matches_the_formula(device_dtype):
     scores, hidden = nn_forward_pass(params, X)
     expected_hidden = F.relu(X @ params["W1"] + params["b1"])
     expected_scores = expected_hidden @ params["W2"] + params["b2"]
-    assert scores.shape == (7, 4) and hidden.shape == (7, 6), \
-        f"expected scores [7, 4] and hidden [7, 6], got {tuple(scores.shape)} and {tuple(hidden.shape)}"
+    assert scores.shape == (7, 4) and hidden.shape == (7, 6), (
+        "expected scores [7, 4] and hidden [7, 6], "
+        f"got {tuple(scores.shape)} and {tuple(hidden.shape)}"
+    )
     assert scores.dtype == dtype and scores.device.type == torch.device(device).type, \
         "scores must keep the dtype and device of the inputs"
     assert (hidden == 0).any() and (hidden > 0).any(), "the toy problem should hit both ReLU sides"
-    assert rel_error(hidden, expected_hidden) < tolerance(dtype), "hidden differs from relu(X W1 + b1)"
-    assert rel_error(scores, expected_scores) < tolerance(dtype), "scores differ from hidden W2 + b2"
+    assert rel_error(hidden, expected_hidden) < tolerance(dtype), (
+        "hidden differs from relu(X W1 + b1)"
+    )
+    assert rel_error(scores, expected_scores) < tolerance(dtype), (
+        "scores differ from hidden W2 + b2"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -225,7 +238,9 @@ def test_sample_batch_draws_matching_rows(device_dtype):
     torch.manual_seed(0)
     X_batch, y_batch = nn_sample_batch(X, y, 50, 200)
     assert X_batch.shape == (200, 3) and y_batch.shape == (200,), "batch shapes are wrong"
-    assert X_batch.device == X.device and X_batch.dtype == dtype, "the batch must stay on X's device"
+    assert X_batch.device == X.device and X_batch.dtype == dtype, (
+        "the batch must stay on X's device"
+    )
     assert torch.equal(X_batch[:, 0].long(), y_batch), "each X row must come with its own label"
     assert y_batch.unique().numel() > 30, "the batch should cover many different examples"
     X_small, _ = nn_sample_batch(X, y, 10, 100)
@@ -256,7 +271,9 @@ def test_search_params_are_a_small_grid():
     assert 2 <= size <= 24, f"the grid has {size} combinations; keep it between 2 and 24"
     assert all(lr > 0 for lr in learning_rates) and all(reg >= 0 for reg in regs), \
         "learning rates must be positive and regularization strengths non-negative"
-    assert all(int(h) == h and h >= 1 for h in hidden_sizes), "hidden sizes must be positive integers"
+    assert all(int(h) == h and h >= 1 for h in hidden_sizes), (
+        "hidden sizes must be positive integers"
+    )
     assert all(0 < d <= 1 for d in decays), "learning-rate decays must be in (0, 1]"
 
 

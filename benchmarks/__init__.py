@@ -1,1 +1,0 @@
-"""Speed benchmarks of the kit, side by side with torch.nn + autograd (python -m benchmarks)."""

@@ -1,0 +1,2 @@
+"""Speed benchmarks of the kit, side by side with torch.nn + autograd
+(``python -m instructor.benchmarks``)."""

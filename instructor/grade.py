@@ -1,0 +1,362 @@
+"""Instructor side: grade a folder of submission zips into a gradebook.
+
+    python -m instructor.grade SUBMISSIONS_DIR [--out grades.csv] [--feedback DIR] [--jobs N]
+                            [--timeout S] [--call-timeout S] [--memory-mb M] [--rubric PATH]
+                            [--no-sandbox]
+
+For every ``*_submission.zip`` (several at a time, ``--jobs``), each on its own:
+
+1. read the zip into memory once and verify it (``instructor.grade_zip``): the
+   file name's student id, entries and sizes before inflating, the manifest's
+   schema and every sha256;
+2. lay the student's ``assignment/*.py`` over a fresh copy of the student
+   release without its checks, so the helpers are the instructor's own;
+3. run the assignment checks and the hidden checks (``instructor/tests/hidden/``) with
+   trusted verdicts (``instructor.verdicts``): pytest runs in a trusted process
+   that runs no student code; the student's functions run in a worker inside
+   the bubblewrap sandbox (``instructor.verdicts.sandboxed``, ``instructor.sandbox``:
+   no network, the release copy and Python read-only, only a scratch folder
+   writable, limits on memory, processes and file size, nothing left running)
+   that only returns values; each call has a deadline and each part a budget;
+4. check each saved model's tensors and score it with the grader's own
+   forward pass on the CIFAR-10 test split (``instructor.grade_models``);
+5. turn the results into points with the rubric (``instructor/rubric.json``) and
+   write one CSV row and one feedback file per student (``instructor.grade_report``).
+
+A submission that breaks any step scores 0 with the reason; every other
+submission is still graded and the CSV is always written.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from helpers import submission
+from helpers.check import PARTS, PASS
+from instructor import HIDDEN_CHECKS, INSTRUCTOR_ROOT, grade_models, grade_report, sandbox
+from instructor.grade_report import clean
+from instructor.grade_zip import new_submission, shown, verify_zip
+from instructor.release import build_release
+from instructor.verdicts.runner import grade_checks
+from instructor.verdicts.session import PLAIN_UNPROTECTED
+
+RUBRIC_PATH = INSTRUCTOR_ROOT / "rubric.json"
+HIDDEN_TESTS = HIDDEN_CHECKS
+MODEL_SECONDS = 60
+
+
+# ----------------------------------------------------------------- context ---
+
+@dataclass
+class Context:
+    """What every grading job shares."""
+
+    workdir: Path
+    release_dir: Path
+    rubric: dict
+    timeout: float
+    memory_mb: int
+    protected: bool = True          # the worker in the bubblewrap sandbox (not --no-sandbox)
+    secrets: frozenset = frozenset()
+    call_timeout: float = None      # seconds per call into student code (None: timeout / 4)
+    test_sets: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def hidden_sources():
+    """Source texts of the hidden checks (kept out of feedback)."""
+    if not HIDDEN_TESTS.is_dir():
+        return []
+    return [path.read_text(errors="replace") for path in sorted(HIDDEN_TESTS.rglob("*.py"))]
+
+
+# ----------------------------------------------------------------- checks ---
+
+def _no_checks(release_dir):
+    """A ``copytree`` ignore function that leaves out the release's top-level ``tests``."""
+    def ignore(folder, names):
+        return ["tests"] if Path(folder) == Path(release_dir) else []
+    return ignore
+
+
+def make_kit(ctx, sub):
+    """A fresh copy of the release without its checks, with the student's assignment files laid
+    over it: ``(root, kit)``. The worker runs there (the checks are the trusted process's)."""
+    root = Path(tempfile.mkdtemp(prefix="submission-", dir=ctx.workdir))
+    kit = root / "kit"
+    shutil.copytree(ctx.release_dir, kit, ignore=_no_checks(ctx.release_dir))
+    for filename in submission.ASSIGNMENT_FILES:
+        name = f"assignment/{filename}"
+        if name in sub.members:
+            (kit / name).write_bytes(sub.members[name])
+        else:
+            sub.note(f"{name}: missing from the zip; its part scores 0")
+            (kit / name).unlink(missing_ok=True)
+    return root, kit
+
+
+# ----------------------------------------------------------------- models ---
+
+def test_set(ctx, preprocess):
+    """The CIFAR-10 test split preprocessed as ``preprocess`` says, cached per setting."""
+    key = json.dumps(preprocess, sort_keys=True)
+    with ctx.lock:
+        if key not in ctx.test_sets:
+            from helpers.data import preprocess_cifar10
+
+            options = dict(preprocess)
+            options["dtype"] = getattr(torch, options.get("dtype", "float64"))
+            data = preprocess_cifar10(**options, device="cpu")
+            ctx.test_sets[key] = (data["X_test"], data["y_test"])
+        return ctx.test_sets[key]
+
+
+def points_for_accuracy(accuracy, thresholds):
+    """Points of the first ``[min_accuracy, points]`` pair (highest first) that ``accuracy``
+    reaches."""
+    for minimum, points in sorted(thresholds, reverse=True):
+        if accuracy >= minimum:
+            return points
+    return 0
+
+
+def score_models(ctx, sub):
+    """dict file -> (accuracy or None, points, note), from the zip's verified bytes."""
+    scores = {}
+    for spec in ctx.rubric["models"]:
+        data = sub.members.get(f"saved/{spec['file']}")
+        if data is None:
+            scores[spec["file"]] = (None, 0, "missing")
+            continue
+        preprocess = spec.get("preprocess", {})
+        X_test, y_test = test_set(ctx, preprocess)
+        try:
+            accuracy = grade_models.score(spec["kind"], data, X_test, y_test, preprocess,
+                                          MODEL_SECONDS)
+        except grade_models.ModelError as err:
+            scores[spec["file"]] = (None, 0, f"could not be scored: {err}")
+            continue
+        points = points_for_accuracy(accuracy, spec["thresholds"])
+        scores[spec["file"]] = (accuracy, points, f"test accuracy {accuracy:.4f}")
+    return scores
+
+
+# ------------------------------------------------------------------ points ---
+
+def part_points(report, part, max_points):
+    """Points for one part, shared equally among its student functions: a function earns its
+    share only when all its checks pass, visible and hidden (the report lists a function once
+    per check folder)."""
+    functions = report.get(part, {}).get("functions", [])
+    if not functions or report[part].get("errors") or report[part].get("sandbox"):
+        return 0.0
+    passes = {}
+    for function in functions:
+        passes[function["name"]] = passes.get(function["name"], True) and function["status"] == PASS
+    return round(max_points * sum(passes.values()) / len(passes), 2)
+
+
+def max_total(rubric):
+    """The most points a submission can earn."""
+    return (sum(rubric["parts"].values())
+            + sum(max(points for _, points in m["thresholds"]) for m in rubric["models"]))
+
+
+def make_row(ctx, sub, part_scores, model_scores):
+    """The CSV row of one submission."""
+    row = {"student_id": clean(sub.student_id, 100), "name": clean(sub.name),
+           "zip": clean(sub.zip_name), "created_utc": clean(sub.created_utc, 40)}
+    for part in PARTS:
+        row[part] = part_scores.get(part, 0)
+    for spec in ctx.rubric["models"]:
+        row[spec["file"]] = model_scores.get(spec["file"], (None, 0, ""))[1]
+    total = round(sum(row[p] for p in PARTS) + sum(row[m["file"]] for m in ctx.rubric["models"]), 2)
+    row.update(total=total, max_total=max_total(ctx.rubric),
+               problems=clean("; ".join(sub.problems), grade_report.MAX_CELL))
+    return row
+
+
+def grade_one(ctx, sub):
+    """Grade one verified submission; returns ``(row dict, feedback text)``."""
+    report, model_scores = {}, {}
+    if not sub.fatal:
+        root, kit = make_kit(ctx, sub)
+        try:
+            report = grade_checks(ctx, sub, kit)
+            if not sub.fatal:
+                model_scores = score_models(ctx, sub)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    for part in PARTS:  # check files that the student's code broke at import
+        for error in report.get(part, {}).get("errors", []):
+            sub.note(f"{part}: {error}")
+    parts = ctx.rubric["parts"]
+    part_scores = {} if sub.fatal else {p: part_points(report, p, parts[p]) for p in PARTS}
+    if sub.fatal:
+        model_scores = {}
+    row = make_row(ctx, sub, part_scores, model_scores)
+    feedback = grade_report.feedback_text(sub, report, part_scores, model_scores, row["total"],
+                                          row["max_total"], PARTS, ctx.secrets)
+    return row, feedback
+
+
+def grade_path(ctx, path):
+    """Verify and grade the zip at ``path``; any error becomes a 0 row with the reason."""
+    sub = None
+    try:
+        sub = verify_zip(path)
+        return sub, *grade_one(ctx, sub)
+    except Exception as err:  # one broken submission must never stop the others
+        if sub is None:
+            sub = new_submission(path)
+        sub.fatal = False
+        sub.refuse(f"the grader failed on this zip ({type(err).__name__}: {shown(err, 150)}); "
+                   "tell the course staff")
+        row = make_row(ctx, sub, {}, {})
+        return sub, row, grade_report.feedback_text(sub, {}, {}, {}, 0, row["max_total"], PARTS)
+
+
+# -------------------------------------------------------------------- main ---
+
+def load_rubric(path):
+    rubric = json.loads(Path(path).read_text())
+    missing = [p for p in PARTS if p not in rubric.get("parts", {})]
+    if missing or "models" not in rubric:
+        raise ValueError(f"{path}: the rubric needs 'parts' for {', '.join(PARTS)} "
+                         "and a 'models' list")
+    for spec in rubric["models"]:
+        if (spec.get("kind") not in grade_models.KINDS
+                or spec.get("file") not in submission.SAVED_MODELS):
+            raise ValueError(f"{path}: model {spec.get('file')!r} needs a 'file' among "
+                             f"{', '.join(submission.SAVED_MODELS)} and a 'kind' among "
+                             f"{', '.join(grade_models.KINDS)}")
+    return rubric
+
+
+def feedback_name(sub, zip_path):
+    """The feedback file's name: the student id, or a hash of a bad file name."""
+    if sub.valid_id:
+        return sub.student_id
+    return "_bad-file-name-" + hashlib.sha256(os.fsencode(Path(zip_path).name)).hexdigest()[:12]
+
+
+def save_feedback(folder, sub, zip_path, text):
+    """Write one feedback file; a failure to write it is added to the row's problems."""
+    try:
+        grade_report.write_feedback(folder, feedback_name(sub, zip_path), text)
+        return None
+    except (OSError, ValueError) as err:
+        return f"feedback not written ({shown(err, 100)})"
+
+
+def grade_all(ctx, zips, feedback_dir, jobs, progress):
+    """Grade every zip (``jobs`` at a time); returns the CSV rows."""
+    rows = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(grade_path, ctx, path): path for path in zips}
+        for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
+                           unit="submission", disable=not progress):
+            sub, row, feedback = future.result()
+            if feedback_dir is not None:
+                trouble = save_feedback(feedback_dir, sub, futures[future], feedback)
+                if trouble:
+                    row["problems"] = "; ".join(filter(None, [row["problems"], trouble]))
+            rows.append(row)
+    return rows
+
+
+def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=6144,
+                 rubric_path=RUBRIC_PATH, progress=True, no_sandbox=False, call_timeout=None):
+    """Grade every ``*_submission.zip`` in ``folder``; returns the list of CSV rows.
+
+    ``timeout`` is each part's budget of student code in seconds, ``call_timeout`` each call's
+    (default ``timeout / 4``). Raises ``sandbox.SandboxUnavailable`` when bubblewrap does not
+    work here, unless ``no_sandbox`` (the worker then runs as a plain subprocess).
+    """
+    zips = sorted(Path(folder).glob(f"*{submission.ZIP_SUFFIX}"))
+    if not zips:
+        raise FileNotFoundError(f"no *{submission.ZIP_SUFFIX} in {folder}")
+    rubric = load_rubric(rubric_path)
+    if not no_sandbox:
+        sandbox.require()
+    with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
+        workdir = Path(workdir)
+        release_dir = workdir / "release"
+        build_release(release_dir)
+        secrets = frozenset(grade_report.secret_lines(hidden_sources()))
+        ctx = Context(workdir, release_dir, rubric, timeout, memory_mb, not no_sandbox, secrets,
+                      call_timeout=call_timeout)
+        rows = grade_all(ctx, zips, feedback_dir, jobs, progress)
+    rows.sort(key=lambda r: r["student_id"])
+    grade_report.write_csv(out, rows)
+    return rows
+
+
+def summary(rows):
+    failed = [r for r in rows if r["total"] == 0 and r["problems"]]
+    lines = [f"graded {len(rows)} submission(s); {len(failed)} scored 0 with a problem"]
+    for part in PARTS:
+        lines.append(f"  mean {part}: {sum(r[part] for r in rows) / len(rows):.2f}")
+    mean = sum(r["total"] for r in rows) / len(rows)
+    lines.append(f"  mean total: {mean:.2f} / {rows[0]['max_total']:g}")
+    return "\n".join(lines)
+
+
+def warn_unprotected():
+    """Say on stderr what --no-sandbox leaves open."""
+    print("grade: WARNING: --no-sandbox: student code is NOT isolated:", file=sys.stderr)
+    for line in PLAIN_UNPROTECTED:
+        print(f"  - {line}", file=sys.stderr)
+
+
+def parse_args(argv):
+    """The command line's options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m instructor.grade",
+        description="Grade a folder of submission zips into a CSV gradebook.")
+    parser.add_argument("folder", type=Path, help="folder holding *_submission.zip files")
+    parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
+    parser.add_argument("--feedback", type=Path, help="folder for one feedback .txt per student")
+    parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds of student code allowed for each part's checks")
+    parser.add_argument("--call-timeout", type=float, default=None,
+                        help="seconds allowed for each call into student code (an endless "
+                             "loop costs its function this long; default: --timeout / 4)")
+    parser.add_argument("--memory-mb", type=int, default=6144,
+                        help="memory limit of each process running student code")
+    parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH,
+                        help="points per part and per model")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap (prints what is then unprotected)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.no_sandbox:
+        warn_unprotected()
+    try:
+        rows = grade_folder(args.folder, args.out, args.feedback, args.jobs, args.timeout,
+                            args.memory_mb, args.rubric, no_sandbox=args.no_sandbox,
+                            call_timeout=args.call_timeout)
+    except (FileNotFoundError, ValueError, sandbox.SandboxUnavailable) as err:
+        print(f"grade: error: {err}", file=sys.stderr)
+        return 2
+    print(summary(rows))
+    print(f"wrote {args.out}" + (f" and feedback in {args.feedback}" if args.feedback else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
