@@ -277,7 +277,7 @@ def test_dropout_backward():
 # ---------------------------------------------------------------------------
 
 LOSSES = [
-    # name, torch.nn.functional reference on scores x [N, C] and labels y
+    # name, torch.nn.functional oracle on scores x [N, C] and labels y
     ("svm_loss", lambda x, y: x.shape[1] * F.multi_margin_loss(x, y, margin=1.0)),
     ("softmax_loss", F.cross_entropy),
 ]
@@ -317,16 +317,16 @@ def test_softmax_loss_survives_large_scores():
     assert abs(float(loss) - F.cross_entropy(scores, y).item()) < 1e-6 * 1000
 
 
-@pytest.mark.parametrize("name, reference", by_student(LOSSES))
-def test_loss_layers_match_torch(name, reference, device_dtype):
+@pytest.mark.parametrize("name, oracle", by_student(LOSSES))
+def test_loss_layers_match_torch(name, oracle, device_dtype):
     device, dtype = device_dtype
     x = random(8, 5, device=device, dtype=dtype)
     y = torch.tensor([0, 1, 2, 3, 4, 0, 1, 2], device=device)
     loss, dx = getattr(fcn, name)(x, y)
-    expected = reference(x, y)
+    expected = oracle(x, y)
     assert abs(float(loss) - expected.item()) < 1e-4 * max(1.0, expected.item()), \
         f"{name} = {float(loss):.6f}, torch.nn.functional gives {expected.item():.6f}"
-    (ref_dx,) = autograd_grads(lambda scores: reference(scores, y), x)
+    (ref_dx,) = autograd_grads(lambda scores: oracle(scores, y), x)
     assert rel_error(dx, ref_dx) < tolerance(dtype) * 10, f"{name} gradient differs from autograd"
     assert dx.dtype == dtype and dx.device == x.device, (
         f"{name} must return dx in the dtype and device of x"
@@ -352,8 +352,8 @@ def test_loss_layers_numeric_gradient_and_stability(name):
 # Nets
 # ---------------------------------------------------------------------------
 
-def reference_net_loss(params, X, y, num_layers, reg, masks=()):
-    """Autograd reference: {Linear - ReLU - [mask]} x (L-1) - Linear - cross-entropy + L2."""
+def oracle_net_loss(params, X, y, num_layers, reg, masks=()):
+    """Autograd oracle: {Linear - ReLU - [mask]} x (L-1) - Linear - cross-entropy + L2."""
     out = X.reshape(X.shape[0], -1)
     for i in range(1, num_layers):
         out = torch.relu(out @ params[f"W{i}"] + params[f"b{i}"])
@@ -368,10 +368,10 @@ def check_net_against_autograd(model, X, y, masks=(), tol=1e-10, numeric=True):
     loss, grads = model.loss(X, y)
     names = sorted(model.params)
     leaves = {k: model.params[k].detach().clone().requires_grad_(True) for k in names}
-    expected = reference_net_loss(leaves, X, y, len(names) // 2, model.reg, masks)
+    expected = oracle_net_loss(leaves, X, y, len(names) // 2, model.reg, masks)
     expected.backward()
     assert abs(float(loss) - expected.item()) < tol * 100, \
-        f"net loss {float(loss):.8f} differs from the autograd reference {expected.item():.8f}"
+        f"net loss {float(loss):.8f} differs from the autograd oracle {expected.item():.8f}"
     assert set(grads) == set(names), (
         f"grads must have the keys of params {names}, got {sorted(grads)}"
     )

@@ -38,7 +38,7 @@ def loss_cases(kinds=("svm", "softmax"), versions=(0, 1)):
             for kind in kinds for version in versions]
 
 
-def reference_loss(kind, W, X, y, reg):
+def oracle_loss(kind, W, X, y, reg):
     """The same losses written with torch.nn.functional (differentiable by autograd)."""
     scores = torch.matmul(X, W)
     if kind == "svm":
@@ -174,7 +174,7 @@ def test_loss_matches_torch_functional(kind, version, reg, device_dtype):
     device, dtype = device_dtype
     W, X, y = random_problem(device, dtype, num_train=40, dim=30, num_classes=10)
     loss, dW = LOSSES[kind][version](W, X, y, reg)
-    expected = reference_loss(kind, W, X, y, reg)
+    expected = oracle_loss(kind, W, X, y, reg)
     err = rel_error(loss, expected)
     assert err < tolerance(dtype, float64=1e-12), \
         f"{kind} {VERSIONS[version]} loss {float(loss):.6f} " \
@@ -188,7 +188,7 @@ def test_gradient_matches_autograd(kind, version, reg, device_dtype):
     W, X, y = random_problem(device, dtype, seed=2)
     _, dW = LOSSES[kind][version](W, X, y, reg)
     W_auto = W.clone().requires_grad_(True)
-    reference_loss(kind, W_auto, X, y, reg).backward()
+    oracle_loss(kind, W_auto, X, y, reg).backward()
     err = rel_error(dW, W_auto.grad)
     assert err < tolerance(dtype, float64=1e-7), \
         f"{kind} dW differs from autograd: rel_error {err:.2e}"

@@ -20,14 +20,14 @@ def alone(request, monkeypatch):
 
 
 def count_pairs(y_true, y_pred, num_classes):
-    """Confusion counts by a loop over the examples: an independent reference."""
+    """Confusion counts by a loop over the examples: an independent oracle."""
     counts = [[0] * num_classes for _ in range(num_classes)]
     for t, p in zip(y_true.tolist(), y_pred.tolist()):
         counts[t][p] += 1
     return counts
 
 
-def reference_precision_recall(y_true, y_pred, num_classes):
+def oracle_precision_recall(y_true, y_pred, num_classes):
     """Per-class precision and recall from their definitions, 0 where undefined."""
     precisions, recalls = [], []
     pairs = list(zip(y_true.tolist(), y_pred.tolist()))
@@ -99,7 +99,7 @@ def test_precision_recall_match_definitions(device):
         assert values.dtype == torch.float64, f"{name} must be float64, got {values.dtype}"
         assert values.device.type == device.type, \
             f"{name} must be on the device of the labels ({device.type}), got {values.device.type}"
-    expected_precision, expected_recall = reference_precision_recall(y_true, y_pred, NUM_CLASSES)
+    expected_precision, expected_recall = oracle_precision_recall(y_true, y_pred, NUM_CLASSES)
     matches = torch.allclose(precision.cpu(), torch.tensor(expected_precision, dtype=torch.float64))
     swapped = torch.allclose(precision.cpu(), torch.tensor(expected_recall, dtype=torch.float64))
     assert matches or not swapped, \
