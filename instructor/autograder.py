@@ -257,13 +257,24 @@ def descendants(pid):
     return found
 
 
-def kill_tree(process):
-    """Kill ``process`` and everything it started (worker sessions included)."""
-    for pid in [process.pid, *descendants(process.pid)]:
+def signal_all(pids, signum):
+    """Send ``signum`` to each of ``pids`` (gone ones are skipped)."""
+    for pid in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signum)
         except ProcessLookupError:
             pass
+
+
+def kill_tree(process):
+    """Kill ``process`` and everything it started (worker sessions and sandboxes included):
+    stop the tree from the top until no new process appears, then kill every stopped one."""
+    stopped, pending = set(), [process.pid]
+    while pending:
+        signal_all(pending, signal.SIGSTOP)
+        stopped.update(pending)
+        pending = [pid for pid in descendants(process.pid) if pid not in stopped]
+    signal_all(stopped, signal.SIGKILL)
     process.wait()
 
 
