@@ -68,6 +68,8 @@ def source(tmp_path):
         "helpers/utils.py": "VALUE = 1\n",
         "helpers/release.py": "# instructor tool\n",
         "helpers/grade.py": "# instructor tool\n",
+        "instructor/__init__.py": "",
+        "instructor/gradescope.py": "# instructor tool\n",
         "tests/__init__.py": "",
         "tests/assignment/test_fixture.py": "def test_nothing():\n    assert True\n",
         "tests/hidden/test_secret.py": "HIDDEN = 1\n",
