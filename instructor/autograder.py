@@ -105,10 +105,15 @@ def verify_upload(folder):
     """Verify the files of an upload that are not one zip, as the zip they came from: they are
     zipped in memory under their own names and checked like any zip. Gradescope knows who
     submitted; the id shown is the manifest's (or ``submission``)."""
-    files = upload_files(folder)
-    name = submission.zip_name(manifest_id(files) or "submission")
-    sub = new_submission(Path(name))
-    verify_bytes(sub, files_as_zip(files))
+    try:
+        files = upload_files(folder)
+        data = files_as_zip(files)
+    except SubmissionError as err:
+        sub = new_submission(Path(submission.zip_name("submission")))
+        sub.refuse(str(err))
+        return sub
+    sub = new_submission(Path(submission.zip_name(manifest_id(files) or "submission")))
+    verify_bytes(sub, data)
     return sub
 
 
@@ -146,12 +151,10 @@ def function_tests(part, entry, max_points):
     per function with hidden checks, shown after grades are published (PASS/FAIL and a generic
     line, as in the feedback file). A part without verdicts gets one entry that says why."""
     passes = function_passes({part: entry}, part)
-    if not passes:
-        why = entry.get("errors", []) + ([entry["sandbox"]] if entry.get("sandbox") else [])
-        return [test_entry(part, 0, max_points, clean("; ".join(why) or "no checks ran", 1000),
-                           False)]
-    share = max_points / len(passes)
     problems = [clean(why) for why in entry.get("errors", []) + [entry.get("sandbox")] if why]
+    if not passes:
+        return [test_entry(part, 0, max_points, "\n".join(problems) or "no checks ran", False)]
+    share = max_points / len(passes)
     tests = []
     for name, passed in passes.items():
         checks = [f for f in entry["functions"] if f["name"] == name]

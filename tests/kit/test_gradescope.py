@@ -26,6 +26,7 @@ from helpers import grade, submission
 from helpers.check import PARTS
 from helpers.data import default_root
 from helpers.utils import KIT_ROOT
+from instructor import autograder
 from tests.kit.hostile import pack
 from tests.kit.runner import run_in
 
@@ -372,3 +373,25 @@ def test_a_grader_that_crashes_still_writes_results(template, uploads, tmp_path)
     assert results["score"] == 0
     assert "The autograder failed (exit code 1); tell the course staff." in results["output"]
     assert "JSONDecodeError" in process.stderr
+
+
+def test_uploads_that_are_not_one_submission_are_refused_with_the_reason(tmp_path):
+    several, linked, empty = (tmp_path / name for name in ("several", "linked", "empty"))
+    for folder in (several, linked, empty):
+        folder.mkdir()
+    for name in ("a_submission.zip", "b_submission.zip"):
+        (several / name).write_bytes(b"PK")
+    (linked / "MANIFEST.json").symlink_to("/etc/passwd")
+    reasons = {"several": "not several zips", "linked": "link in the upload: 'MANIFEST.json'",
+               "empty": "no MANIFEST.json"}
+    for folder in (several, linked, empty):
+        verify, _ = autograder.submission_source(folder)
+        sub = verify()
+        assert sub.fatal and reasons[folder.name] in sub.problems[-1], sub.problems
+
+
+def test_a_part_that_could_not_be_imported_is_one_entry_with_the_reason():
+    error = "assignment/metrics.py could not be imported: NameError: name 'x' is not defined"
+    test, = autograder.function_tests("metrics", {"errors": [error], "functions": []}, 5)
+    assert (test["name"], test["score"], test["max_score"]) == ("metrics", 0, 5)
+    assert test["output"] == error and test["status"] == "failed"
