@@ -220,12 +220,6 @@ class Graded:
     feedback: str                   # the feedback file's text
 
 
-def grade_one(ctx, sub):
-    """Grade one verified submission; returns ``(row dict, feedback text)``."""
-    graded = grade_submission(ctx, sub)
-    return graded.row, graded.feedback
-
-
 def grade_submission(ctx, sub):
     """Grade one verified submission; returns a ``Graded``."""
     report, model_scores = {}, {}
