@@ -80,6 +80,19 @@ def hidden_sources():
     return [path.read_text(errors="replace") for path in sorted(HIDDEN_TESTS.rglob("*.py"))]
 
 
+def make_context(workdir, rubric, timeout, memory_mb, protected, call_timeout=None,
+                 release_dir=None):
+    """The ``Context`` of a grading run in ``workdir``: the student release (built there
+    unless ``release_dir`` holds one already) and the lines of the hidden checks to keep out
+    of feedback."""
+    if release_dir is None:
+        release_dir = Path(workdir) / "release"
+        build_release(release_dir)
+    secrets = frozenset(grade_report.secret_lines(hidden_sources()))
+    return Context(Path(workdir), Path(release_dir), rubric, timeout, memory_mb, protected,
+                   secrets, call_timeout=call_timeout)
+
+
 # ----------------------------------------------------------------- checks ---
 
 def _no_checks(release_dir):
@@ -153,16 +166,24 @@ def score_models(ctx, sub):
 
 # ------------------------------------------------------------------ points ---
 
-def part_points(report, part, max_points):
-    """Points for one part, shared equally among its student functions: a function earns its
-    share only when all its checks pass, visible and hidden (the report lists a function once
-    per check folder)."""
-    functions = report.get(part, {}).get("functions", [])
-    if not functions or report[part].get("errors") or report[part].get("sandbox"):
-        return 0.0
+def function_passes(report, part):
+    """dict function -> whether it earns its share of the part: all its checks pass, visible
+    and hidden (the report lists a function once per check folder), and the part was not lost
+    as a whole (a module that cannot be imported, a failed sandbox). In the report's order."""
+    entry = report.get(part, {})
+    broken = bool(entry.get("errors") or entry.get("sandbox"))
     passes = {}
-    for function in functions:
-        passes[function["name"]] = passes.get(function["name"], True) and function["status"] == PASS
+    for function in entry.get("functions", []):
+        passes[function["name"]] = (passes.get(function["name"], True) and not broken
+                                    and function["status"] == PASS)
+    return passes
+
+
+def part_points(report, part, max_points):
+    """Points for one part, shared equally among its student functions (``function_passes``)."""
+    passes = function_passes(report, part)
+    if not passes:
+        return 0.0
     return round(max_points * sum(passes.values()) / len(passes), 2)
 
 
@@ -186,8 +207,21 @@ def make_row(ctx, sub, part_scores, model_scores):
     return row
 
 
-def grade_one(ctx, sub):
-    """Grade one verified submission; returns ``(row dict, feedback text)``."""
+@dataclass
+class Graded:
+    """Everything grading found for one submission (the local grader writes ``row`` and
+    ``feedback``; the Gradescope autograder also reads the rest)."""
+
+    sub: object                     # the verified ``grade_zip.Submission``
+    report: dict                    # part -> the trusted checks' report
+    part_scores: dict               # part -> points
+    model_scores: dict              # model file -> (accuracy or None, points, note)
+    row: dict                       # the CSV row
+    feedback: str                   # the feedback file's text
+
+
+def grade_submission(ctx, sub):
+    """Grade one verified submission; returns a ``Graded``."""
     report, model_scores = {}, {}
     if not sub.fatal:
         root, kit = make_kit(ctx, sub)
@@ -207,15 +241,17 @@ def grade_one(ctx, sub):
     row = make_row(ctx, sub, part_scores, model_scores)
     feedback = grade_report.feedback_text(sub, report, part_scores, model_scores, row["total"],
                                           row["max_total"], PARTS, ctx.secrets)
-    return row, feedback
+    return Graded(sub, report, part_scores, model_scores, row, feedback)
 
 
-def grade_path(ctx, path):
-    """Verify and grade the zip at ``path``; any error becomes a 0 row with the reason."""
+def grade_guarded(ctx, verify, path):
+    """Verify (``verify()`` returns a ``Submission``) and grade one submission; any error
+    becomes a 0 row with the reason (``path`` names the submission then). Returns a
+    ``Graded``."""
     sub = None
     try:
-        sub = verify_zip(path)
-        return sub, *grade_one(ctx, sub)
+        sub = verify()
+        return grade_submission(ctx, sub)
     except Exception as err:  # one broken submission must never stop the others
         if sub is None:
             sub = new_submission(path)
@@ -223,7 +259,14 @@ def grade_path(ctx, path):
         sub.refuse(f"the grader failed on this zip ({type(err).__name__}: {shown(err, 150)}); "
                    "tell the course staff")
         row = make_row(ctx, sub, {}, {})
-        return sub, row, grade_report.feedback_text(sub, {}, {}, {}, 0, row["max_total"], PARTS)
+        feedback = grade_report.feedback_text(sub, {}, {}, {}, 0, row["max_total"], PARTS)
+        return Graded(sub, {}, {}, {}, row, feedback)
+
+
+def grade_path(ctx, path):
+    """Verify and grade the zip at ``path``; any error becomes a 0 row with the reason."""
+    graded = grade_guarded(ctx, lambda: verify_zip(path), path)
+    return graded.sub, graded.row, graded.feedback
 
 
 # -------------------------------------------------------------------- main ---
@@ -290,12 +333,8 @@ def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=
     if not no_sandbox:
         sandbox.require()
     with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
-        workdir = Path(workdir)
-        release_dir = workdir / "release"
-        build_release(release_dir)
-        secrets = frozenset(grade_report.secret_lines(hidden_sources()))
-        ctx = Context(workdir, release_dir, rubric, timeout, memory_mb, not no_sandbox, secrets,
-                      call_timeout=call_timeout)
+        ctx = make_context(Path(workdir), rubric, timeout, memory_mb, not no_sandbox,
+                           call_timeout)
         rows = grade_all(ctx, zips, feedback_dir, jobs, progress)
     rows.sort(key=lambda r: r["student_id"])
     grade_report.write_csv(out, rows)

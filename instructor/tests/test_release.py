@@ -77,6 +77,7 @@ def source(tmp_path):
         "helpers/utils.py": "VALUE = 1\n",
         "instructor/release.py": "# instructor tool\n",
         "instructor/grade.py": "# instructor tool\n",
+        "instructor/gradescope.py": "# instructor tool\n",
         "tests/__init__.py": "",
         "tests/assignment/test_fixture.py": "def test_nothing():\n    assert True\n",
         "instructor/tests/hidden/test_secret.py": "HIDDEN = 1\n",

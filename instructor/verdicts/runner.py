@@ -328,7 +328,8 @@ def grade_checks(ctx, sub, kit):
     report = run_trusted_checks(kit, PARTS, launcher, ctx.timeout,
                                 call_timeout=ctx.call_timeout, checks=_CHECKS[ctx.release_dir],
                                 block_network=block_network)
-    for part, entry in report.items():  # grade_one reports the errors (an import that failed)
+    # grade_submission reports the errors (an import that failed)
+    for part, entry in report.items():
         sub.problems += [f"{part}: {why}" for why in entry.get("incidents", [])
                          if why not in entry["errors"]]
         if entry.get("sandbox"):
