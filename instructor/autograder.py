@@ -24,9 +24,10 @@ import time
 import zipfile
 from pathlib import Path
 
-from helpers import sandbox, submission
+from helpers import submission
 from helpers.check import PARTS, PASS
 from helpers.utils import KIT_ROOT
+from instructor import sandbox
 from instructor.grade import (
     RUBRIC_PATH,
     function_passes,
