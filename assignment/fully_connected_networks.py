@@ -537,8 +537,8 @@ def train_best_fc_net(data_dict, dtype, device, num_epochs):
     # BEGIN SOLUTION
     # Recipe F1 (issue 15): two wide hidden layers, dropout against their overfitting, Adam
     # with a per-iteration cosine from 1e-3 to 0, flips.
-    best_net = FullyConnectedNet([1024, 512], dropout=0.3, weight_scale=2e-2, reg=1e-4,
-                                 dtype=dtype, device=device)
+    best_net = FullyConnectedNet([1024, 512], dropout=0.3, reg=1e-4, dtype=dtype,
+                                 weight_scale=2e-2, device=device)
     solver = Solver(best_net, data_dict, update_rule=adam, optim_config={"learning_rate": 1e-3},
                     lr_schedule=cosine_schedule, batch_size=200, num_epochs=num_epochs,
                     print_every=1000, augment=random_horizontal_flip, device=device)
