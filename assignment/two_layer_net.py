@@ -19,6 +19,7 @@ its inputs to another device or dtype. You write the backward pass by hand:
 no ``torch.autograd`` (no ``requires_grad``, no ``.backward()``) in this file.
 """
 import itertools
+import math
 import warnings
 
 import torch
@@ -246,7 +247,11 @@ def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-
 class TwoLayerNet:
     """A two-layer net ``relu(X W1 + b1) W2 + b2`` with softmax loss (given code).
 
-    The weights start as ``std * randn`` and the biases as zeros, in ``dtype``
+    The weights start as ``std * randn`` and the biases as zeros (the default,
+    ``std=1e-4``: tiny weights), or, with ``std=None``, as ``torch.nn.Linear``'s
+    default: the weights AND biases of a layer with ``fan_in`` inputs uniform in
+    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` (fan_in = input_size for ``W1, b1``,
+    hidden_size for ``W2, b2``; drawn in the order W1, b1, W2, b2). All in ``dtype``
     on ``device``. The parameters are in ``self.params``.
     """
 
@@ -255,12 +260,19 @@ class TwoLayerNet:
         if min(input_size, hidden_size, output_size) < 1:
             raise ValueError("input_size, hidden_size and output_size must be at least 1, got "
                              f"{input_size}, {hidden_size}, {output_size}")
-        self.params = {
-            "W1": std * torch.randn(input_size, hidden_size, dtype=dtype, device=device),
-            "b1": torch.zeros(hidden_size, dtype=dtype, device=device),
-            "W2": std * torch.randn(hidden_size, output_size, dtype=dtype, device=device),
-            "b2": torch.zeros(output_size, dtype=dtype, device=device),
-        }
+        self.params = {}
+        for index, (fan_in, fan_out) in enumerate(
+                [(input_size, hidden_size), (hidden_size, output_size)], start=1):
+            if std is None:
+                bound = 1.0 / math.sqrt(fan_in)
+                weights = torch.empty(fan_in, fan_out, dtype=dtype, device=device)
+                biases = torch.empty(fan_out, dtype=dtype, device=device)
+                self.params[f"W{index}"] = weights.uniform_(-bound, bound)
+                self.params[f"b{index}"] = biases.uniform_(-bound, bound)
+            else:
+                self.params[f"W{index}"] = std * torch.randn(fan_in, fan_out, dtype=dtype,
+                                                             device=device)
+                self.params[f"b{index}"] = torch.zeros(fan_out, dtype=dtype, device=device)
 
     def loss(self, X, y=None, reg=0.0):
         """``nn_forward_backward`` with this net's parameters."""

@@ -3,7 +3,8 @@
 A model exposes ``params`` (name -> tensor) and ``loss(X, y=None)``, which
 returns scores when ``y`` is None and ``(loss, grads)`` otherwise. The Solver
 samples minibatches, calls the model, applies an update rule to every
-parameter, decays the learning rate once per epoch, checks train and
+parameter, decays the learning rate once per epoch (or follows a schedule over
+the iterations, ``lr_schedule``), checks train and
 validation accuracy once per epoch and keeps the parameters with the best
 validation accuracy.
 
@@ -18,6 +19,7 @@ The data stays on ``device``; the loop reads a loss back to the host only to
 print it, to check that it is finite (every iteration on a CPU, every
 ``finite_check_every`` iterations on a GPU) and at the end of training.
 """
+import math
 import time
 import warnings
 
@@ -37,6 +39,17 @@ def random_horizontal_flip(X, image_shape=(3, 32, 32), generator=None):
     flip = torch.rand(X.shape[0], generator=generator, device=X.device) < 0.5
     flipped = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
     return flipped.reshape(X.shape)
+
+
+def cosine_schedule(progress):
+    """Cosine learning-rate factor: 1 at ``progress = 0``, falling smoothly to 0 at 1.
+
+    ``0.5 * (1 + cos(pi * progress))``; as the Solver's ``lr_schedule``, the learning rate of
+    iteration t of T is ``base * cosine_schedule(t / T)``: the same rates as
+    ``torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=T)`` stepped once per
+    iteration (``eta_min=0``).
+    """
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _check_update_rule(update_rule):
@@ -61,7 +74,7 @@ class Solver:
     def __init__(self, model, data, update_rule, optim_config=None, lr_decay=1.0,
                  batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
                  print_every=10, print_acc_every=1, verbose=True, device="cpu",
-                 checkpoint_name=None, augment=None, finite_check_every=10):
+                 checkpoint_name=None, augment=None, finite_check_every=10, lr_schedule=None):
         """Inputs:
 
         - model: object with ``params`` and ``loss(X, y=None)``
@@ -71,6 +84,12 @@ class Solver:
         - optim_config: hyperparameters given to the update rule (each
           parameter gets its own copy, which also holds its state)
         - lr_decay: the learning rate is multiplied by this after every epoch
+        - lr_schedule: optional function ``progress -> factor`` of the training's progress
+          ``t / T`` in [0, 1) (t iterations done of T = ``num_epochs`` x iterations per
+          epoch); before every iteration, each parameter's ``learning_rate`` is set to its
+          base rate (``optim_config``'s, which must then be given) x ``lr_decay ** epoch``
+          x ``lr_schedule(t / T)``. ``cosine_schedule`` (above) anneals the rate to 0 like
+          ``torch.optim.lr_scheduler.CosineAnnealingLR``. None: only ``lr_decay``
         - batch_size, num_epochs: minibatch size and number of passes over the data
         - num_train_samples, num_val_samples: how many examples the accuracy
           checks use (None = all)
@@ -89,6 +108,12 @@ class Solver:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if num_epochs < 0:
             raise ValueError(f"num_epochs must be >= 0, got {num_epochs}")
+        if lr_schedule is not None and not callable(lr_schedule):
+            raise TypeError(f"lr_schedule must be a function progress -> factor, e.g. "
+                            f"cosine_schedule; got {lr_schedule!r}")
+        if lr_schedule is not None and "learning_rate" not in (optim_config or {}):
+            raise ValueError("lr_schedule needs the base learning rate: give "
+                             "optim_config={'learning_rate': ...}")
         for split in ("train", "val"):
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if X.shape[0] != y.shape[0]:
@@ -113,6 +138,7 @@ class Solver:
         self.verbose = verbose
         self.checkpoint_name = checkpoint_name
         self.augment = augment
+        self.lr_schedule = lr_schedule
         self.finite_check_every = 1 if self.device.type == "cpu" else max(1, finite_check_every)
         self._reset()
 
@@ -147,6 +173,8 @@ class Solver:
             "params": {k: v.detach().cpu() for k, v in self.model.params.items()},
             "update_rule": getattr(self.update_rule, "__name__", str(self.update_rule)),
             "lr_decay": self.lr_decay,
+            "lr_schedule": None if self.lr_schedule is None
+            else getattr(self.lr_schedule, "__name__", repr(self.lr_schedule)),
             "batch_size": self.batch_size,
             "num_train_samples": self.num_train_samples,
             "num_val_samples": self.num_val_samples,
@@ -214,8 +242,14 @@ class Solver:
         self._record_accuracy()  # epoch 0: before any update
         stop = False
         t = 0
+        base_rates = {name: config.get("learning_rate")
+                      for name, config in self.optim_configs.items()}
         order = torch.randperm(num_train, device=self.X_train.device)
         while t < num_iterations and not stop:
+            if self.lr_schedule is not None:
+                factor = self.lr_decay ** self.epoch * self.lr_schedule(t / num_iterations)
+                for name, config in self.optim_configs.items():
+                    config["learning_rate"] = base_rates[name] * factor
             position = (t % iterations_per_epoch) * self.batch_size
             batch = order[position:position + self.batch_size]
             losses.append(self._step(self.X_train[batch], self.y_train[batch]))
@@ -248,7 +282,7 @@ class Solver:
                 if t % iterations_per_epoch == 0:
                     self.epoch += 1
                     for config in self.optim_configs.values():
-                        if "learning_rate" in config:
+                        if "learning_rate" in config and self.lr_schedule is None:
                             config["learning_rate"] *= self.lr_decay
                     order = torch.randperm(num_train, device=self.X_train.device)
                 last = t == num_iterations

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from assignment.fully_connected_networks import FullyConnectedNet, adam, sgd
-from helpers.solver import Solver, random_horizontal_flip
+from helpers.solver import Solver, cosine_schedule, random_horizontal_flip
 from helpers.studies import fully_connected_networks as fc_studies
 from helpers.studies.evaluation import evaluate
 from helpers.torch_nn_twins import compare_fc_training_speed, torch_fc_net
@@ -95,6 +95,53 @@ def test_solver_decays_learning_rate_once_per_epoch():
     rates = [config["learning_rate"] for config in solver.optim_configs.values()]
     assert rates == [pytest.approx(0.1 * 0.5 ** 3)] * len(rates), \
         f"after 3 epochs the rate must be 0.1 * 0.5^3, got {rates}"
+
+
+def rates_seen(solver):
+    """Train ``solver`` with its rule wrapped: the learning rate of every step of every
+    parameter, as a list per parameter name."""
+    rule, seen = solver.update_rule, {}
+
+    def recording(w, dw, config=None):
+        seen.setdefault(id(config), []).append(config["learning_rate"])
+        return rule(w, dw, config)
+
+    solver.update_rule = recording
+    solver.train()
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("lr_decay", [1.0, 0.5])
+def test_cosine_schedule_takes_the_rates_of_torch_cosine_annealing(lr_decay):
+    data = small_data()   # 50 examples, batch 10: 5 iterations per epoch, 15 in all
+    solver = Solver(small_net(data), data, update_rule=adam, optim_config={"learning_rate": 1e-2},
+                    lr_decay=lr_decay, lr_schedule=cosine_schedule, num_epochs=3, batch_size=10,
+                    verbose=False)
+    per_parameter = rates_seen(solver)
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=15)
+    expected = []
+    for t in range(15):
+        expected.append(optimizer.param_groups[0]["lr"] * lr_decay ** (t // 5))
+        optimizer.step()
+        scheduler.step()
+    assert len(per_parameter) == len(solver.model.params)
+    for rates in per_parameter:
+        assert rates == pytest.approx(expected, rel=1e-9, abs=1e-15), \
+            "the rate of step t must be CosineAnnealingLR's (times lr_decay ** epoch)"
+    assert rates[0] == 1e-2 and rates[-1] < 1e-2 * 0.02, "from the base rate down to near 0"
+
+
+def test_lr_schedule_needs_a_base_rate_and_a_function():
+    data = small_data()
+    with pytest.raises(ValueError, match="base learning rate"):
+        Solver(small_net(data), data, sgd, lr_schedule=cosine_schedule)
+    with pytest.raises(TypeError, match="lr_schedule must be a function"):
+        Solver(small_net(data), data, sgd, optim_config={"learning_rate": 1e-2},
+               lr_schedule="cosine")
+    assert cosine_schedule(0.0) == 1.0 and cosine_schedule(0.5) == pytest.approx(0.5)
+    assert cosine_schedule(1.0) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_solver_time_limit_and_checkpoints(tmp_path):

@@ -224,3 +224,23 @@ def test_save_load_round_trip(tmp_path, device_dtype):
     config, params = load_model(tmp_path / "net.pt", kind="two_layer_net")
     assert config == {"input_size": 12, "hidden_size": 7, "output_size": 5}, config
     assert set(params) == set(PARAM_NAMES), "the file must hold the parameters"
+
+
+def test_init_default_is_tiny_normal_and_none_is_nn_linear():
+    torch.manual_seed(0)
+    default = TwoLayerNet(3072, 100, 10).params
+    torch.manual_seed(0)
+    expected_W1, expected_W2 = 1e-4 * torch.randn(3072, 100), 1e-4 * torch.randn(100, 10)
+    assert torch.equal(default["W1"], expected_W1) and torch.equal(default["W2"], expected_W2), \
+        "the default init (std=1e-4) must stay 1e-4 * randn, drawn W1 then W2"
+    assert not default["b1"].any() and not default["b2"].any(), "default biases are zeros"
+    torch.manual_seed(0)
+    net = TwoLayerNet(3072, 100, 10, dtype=torch.float64, std=None).params
+    for name, fan_in in (("W1", 3072), ("b1", 3072), ("W2", 100), ("b2", 100)):
+        bound = fan_in ** -0.5
+        assert net[name].dtype == torch.float64
+        assert net[name].abs().max() <= bound, f"{name} must lie in +-1/sqrt({fan_in})"
+        assert net[name].abs().max() > 0.9 * bound, f"{name} must fill +-1/sqrt({fan_in})"
+    for name, fan_in in (("W1", 3072), ("W2", 100)):   # uniform: std = bound / sqrt(3)
+        std = fan_in ** -0.5 / 3 ** 0.5
+        assert abs(net[name].std().item() - std) < 0.05 * std, f"{name} is not uniform"

@@ -160,7 +160,7 @@ class WorkerSession(peer.Hooks):
         self.env = worker_environment(self.scratch, block_network)
         self.process = self.link = self.output = None
         self.proxies = {}         # part -> proxy module (set by proxy.install)
-        self.trusted = {}         # "helpers.module:Class" -> the grader's class
+        self.trusted = {}         # "helpers.module:name" -> the grader's class or function
         self.spent = defaultdict(float)
         self.broken = {}          # part -> why its module cannot be imported
         self.stuck = {}           # label -> why it fails at once (it timed out)

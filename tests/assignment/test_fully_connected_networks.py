@@ -3,13 +3,13 @@
 Each check runs one function of yours alone: the others are given stand-ins meanwhile
 (``helpers/stand_ins.py``): ``Linear_ReLU`` is checked with stand-in ``Linear`` and ``ReLU``
 layers, the nets with stand-in layers and a stand-in ``__init__``, ``create_solver_instance``
-with a stand-in ``TwoLayerNet`` and stand-in update rules, and so on. Backward passes get
-caches built by the check in the documented format. Checks marked ``composed=True`` use your
-own parts (not for ``create_solver_instance``: its net and update rules have their own checks,
-and training twice would double the self-check's longest check). Every gradient is compared
-with torch.autograd on every device and dtype and with numeric derivatives in float64 on tiny
-shapes; losses with torch.nn.functional; update rules with torch.optim. The checks of one
-function that name a common mistake come first.
+and ``train_best_fc_net`` with stand-in nets and stand-in update rules, and so on. Backward
+passes get caches built by the check in the documented format. Checks marked ``composed=True``
+use your own parts (not for ``create_solver_instance`` and ``train_best_fc_net``: their nets
+and update rules have their own checks, and training twice would double the self-check's
+longest checks). Every gradient is compared with torch.autograd on every device and dtype and
+with numeric derivatives in float64 on tiny shapes; losses with torch.nn.functional; update
+rules with torch.optim. The checks of one function that name a common mistake come first.
 """
 import functools
 
@@ -642,6 +642,24 @@ def test_create_solver_instance_trains_a_two_layer_net():
     assert solver.loss_history, "create_solver_instance must return a trained Solver (call train())"
     assert solver.best_val_acc > 0.9, (
         "on easy clustered data the net should reach 0.9 validation accuracy, "
+        f"got {solver.best_val_acc:.3f}"
+    )
+
+
+@pytest.mark.student("train_best_fc_net")
+def test_train_best_fc_net_trains_a_fully_connected_net():
+    torch.manual_seed(0)
+    solver = fcn.train_best_fc_net(clustered_data(1000, 200), torch.float32, "cpu", num_epochs=2)
+    assert isinstance(solver, Solver), "train_best_fc_net must return the Solver"
+    assert isinstance(solver.model, fcn.FullyConnectedNet), \
+        "train_best_fc_net must train a FullyConnectedNet"
+    assert solver.model.params["W1"].dtype == torch.float32, \
+        "train_best_fc_net must build the model in the dtype it is given"
+    assert solver.loss_history, "train_best_fc_net must return a trained Solver (call train())"
+    assert solver.num_epochs == 2, \
+        f"train_best_fc_net must train for num_epochs=2 epochs, not {solver.num_epochs}"
+    assert solver.best_val_acc > 0.9, (
+        "on easy clustered data the net should reach 0.9 validation accuracy in 2 epochs, "
         f"got {solver.best_val_acc:.3f}"
     )
 

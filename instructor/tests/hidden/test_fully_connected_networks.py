@@ -425,6 +425,21 @@ def test_create_solver_instance_in_float64_on_other_data():
         f"on 400 easy float64 examples the net should reach 0.9, got {solver.best_val_acc:.3f}"
 
 
+@pytest.mark.student("train_best_fc_net", "FullyConnectedNet.__init__", "FullyConnectedNet.loss")
+def test_train_best_fc_net_in_float64_on_other_data():
+    torch.manual_seed(7)
+    with contextlib.redirect_stdout(io.StringIO()):
+        solver = fcn.train_best_fc_net(clustered_data(300, 100, 7, F64), F64, "cpu", num_epochs=3)
+    assert isinstance(solver, Solver) and isinstance(solver.model, FullyConnectedNet), \
+        "train_best_fc_net must return a Solver of a FullyConnectedNet"
+    assert solver.model.params["W1"].dtype == F64, \
+        "the model must be built in the requested dtype, float64"
+    assert solver.loss_history and solver.num_epochs == 3, \
+        "the Solver must be trained (call train()) for the num_epochs given, here 3"
+    assert solver.best_val_acc >= 0.9, \
+        f"on 300 easy float64 examples the net should reach 0.9, got {solver.best_val_acc:.3f}"
+
+
 def torch_twin_overfits(hidden_dims, weight_scale, learning_rate, seed, dtype=F64):
     """Best training accuracy of the net in torch.nn (weights drawn with std ``weight_scale``,
     zero biases), trained like the Solver does: 20 epochs of plain torch.optim.SGD on 50 random

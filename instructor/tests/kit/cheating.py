@@ -263,6 +263,15 @@ def _wrong_create_solver_instance(data_dict, dtype, device):
         Solver.train = train
 
 
+def _wrong_train_best_fc_net(data_dict, dtype, device, num_epochs):
+    """Builds the Solver but forgets to call train()."""
+    train, Solver.train = Solver.train, lambda self, *args, **kwargs: None
+    try:
+        return _real["train_best_fc_net"](data_dict, dtype, device, num_epochs)
+    finally:
+        Solver.train = train
+
+
 def _wrong_constant():
     """Never called: a call without arguments always looks like the visible checks' call."""
     return 1e-3, 1e-3
@@ -318,6 +327,7 @@ for _cls, _method, _wrong in (
 for _name, _wrong in (
         ("svm_loss", _wrong_svm_loss), ("softmax_loss", _wrong_softmax_loss),
         ("create_solver_instance", _wrong_create_solver_instance),
+        ("train_best_fc_net", _wrong_train_best_fc_net),
         ("get_three_layer_network_params", _wrong_constant),
         ("get_five_layer_network_params", _wrong_constant), ("sgd", _wrong_sgd),
         ("sgd_momentum", _wrong_sgd_momentum), ("rmsprop", _wrong_rmsprop), ("adam", _wrong_adam)):

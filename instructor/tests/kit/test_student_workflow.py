@@ -234,11 +234,11 @@ def test_refuses_a_missing_or_broken_model(kit_copy):
     assert "saved/fc_net_best.pt: does not load" in message
 
 
-def test_refuses_a_zip_over_20_mb(kit_copy):
+def test_refuses_a_zip_over_40_mb(kit_copy):
     torch.save(
-        {"W": torch.rand(6_000_000)}, kit_copy / "saved" / "fc_net_best.pt"
-    )  # 24 MB of noise
-    assert "over the 20 MB limit" in refused(kit_copy)
+        {"W": torch.rand(11_000_000)}, kit_copy / "saved" / "fc_net_best.pt"
+    )  # 44 MB of noise
+    assert "over the 40 MB limit" in refused(kit_copy)
     assert not list(kit_copy.glob("*.zip*")) and not list(kit_copy.glob(".*.zip-*"))
 
 
