@@ -51,7 +51,6 @@ from instructor.verdicts.runner import grade_checks
 from instructor.verdicts.session import PLAIN_UNPROTECTED
 
 RUBRIC_PATH = INSTRUCTOR_ROOT / "rubric.json"
-HIDDEN_TESTS = HIDDEN_CHECKS
 MODEL_SECONDS = 60
 
 
@@ -75,9 +74,9 @@ class Context:
 
 def hidden_sources():
     """Source texts of the hidden checks (kept out of feedback)."""
-    if not HIDDEN_TESTS.is_dir():
+    if not HIDDEN_CHECKS.is_dir():
         return []
-    return [path.read_text(errors="replace") for path in sorted(HIDDEN_TESTS.rglob("*.py"))]
+    return [path.read_text(errors="replace") for path in sorted(HIDDEN_CHECKS.rglob("*.py"))]
 
 
 def make_context(workdir, rubric, timeout, memory_mb, protected, call_timeout=None,
