@@ -149,7 +149,7 @@ def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     failures, timings = {}, {}
-    with environment(KIT_QUICK="1" if quick else "0", KIT_RESULTS_DIR=out,
+    with environment(KIT_QUICK="1" if quick else "0", KIT_STRICT_FLOORS="1", KIT_RESULTS_DIR=out,
                      MPLBACKEND=INLINE_BACKEND):
         for index, name in enumerate(notebooks, start=1):
             print(f"[{index}/{len(notebooks)}] {name}.ipynb ...", end=" ", flush=True)

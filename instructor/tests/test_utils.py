@@ -24,6 +24,19 @@ def test_quick_mode_follows_the_environment(monkeypatch):
     assert not utils.quick_mode()
 
 
+def test_a_floor_is_an_assertion_in_the_kits_runs(monkeypatch):
+    monkeypatch.setenv("KIT_STRICT_FLOORS", "1")
+    assert utils.expect_accuracy(0.60, 0.57, "best net", "Train longer.")
+    with pytest.raises(AssertionError, match=r"best net: test accuracy 0.5500 is below 0.57"):
+        utils.expect_accuracy(0.55, 0.57, "best net", "Train longer.")
+
+
+def test_a_floor_only_warns_a_student_and_says_what_to_try(monkeypatch):
+    monkeypatch.delenv("KIT_STRICT_FLOORS", raising=False)
+    with pytest.warns(UserWarning, match=r"below 0.57.*Train longer\."):
+        assert utils.expect_accuracy(0.55, 0.57, "best net", "Train longer.") is False
+
+
 def test_default_device_matches_cuda_availability():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert utils.default_device().type == expected
