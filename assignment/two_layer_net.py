@@ -321,10 +321,10 @@ def nn_get_search_params():
     learning_rates, hidden_sizes, regularization_strengths, learning_rate_decays = [], [], [], []
     # TODO: choose the values.
     # BEGIN SOLUTION
-    learning_rates = [0.5]
-    hidden_sizes = [256, 512]
-    regularization_strengths = [1e-3]
-    learning_rate_decays = [0.9]
+    learning_rates = [0.2, 0.4]
+    hidden_sizes = [512, 1024]
+    regularization_strengths = [1e-4, 5e-4]
+    learning_rate_decays = [0.85, 0.95]
     # END SOLUTION
     return learning_rates, hidden_sizes, regularization_strengths, learning_rate_decays
 
@@ -344,10 +344,17 @@ def find_best_net(data_dict, get_param_set_fn, *, num_epochs=10, batch_size=200,
     - best_net: the ``TwoLayerNet`` with the highest validation accuracy after
       training (measured with ``accuracy`` on X_val, y_val);
     - best_stat: its dict of histories (what ``TwoLayerNet.train`` returns) plus
-      the key ``"config"``, a dict of its hyperparameters with exactly the keys
+      two keys: ``"config"``, a dict of its hyperparameters with exactly the keys
       ``"learning_rate"``, ``"hidden_size"``, ``"reg"`` and ``"learning_rate_decay"``
-      (the notebook reads ``best_stat["config"]["hidden_size"]``);
+      (the notebook reads ``best_stat["config"]["hidden_size"]``), and ``"runs"``, the
+      record of the whole search: a list with one dict per combination, in the order
+      trained, holding that combination's config keys plus ``"val_acc"`` (a float, 0.0
+      for a run that diverged), e.g. ``{"learning_rate": 0.2, "hidden_size": 512,
+      "reg": 1e-4, "learning_rate_decay": 0.9, "val_acc": 0.47}``;
     - best_val_acc: that accuracy (a float).
+
+    Every net starts from ``TwoLayerNet(..., std=None)``, the initialization of
+    ``torch.nn.Linear`` (notebook, section 3).
 
     A run whose loss diverges counts as accuracy 0 and the search goes on.
     ``nn_train`` stops such a run at the first non-finite loss with a
@@ -359,25 +366,31 @@ def find_best_net(data_dict, get_param_set_fn, *, num_epochs=10, batch_size=200,
     X_val, y_val = data_dict["X_val"], data_dict["y_val"]
     num_iters = num_epochs * max(X_train.shape[0] // batch_size, 1)
     best_net, best_stat, best_val_acc = None, None, -1.0
+    runs = []
     # TODO: for every combination (itertools.product) build a TwoLayerNet
-    # with the inputs' dtype and device (D = X_train.shape[1], C = 10), train
-    # it for num_iters iterations with batch_size inside detect_divergence,
+    # with std=None and the inputs' dtype and device (D = X_train.shape[1], C = 10),
+    # train it for num_iters iterations with batch_size inside detect_divergence,
     # measure its validation accuracy with ``accuracy`` (0 if it diverged), add
-    # stats["config"] and keep the best net, its stats and its accuracy. With
-    # verbose, print one line per combination.
+    # stats["config"], append the config plus "val_acc" to ``runs`` and keep the
+    # best net, its stats and its accuracy. With verbose, print one line per
+    # combination.
     # BEGIN SOLUTION
     for lr, hidden, reg, decay in itertools.product(*get_param_set_fn()):
-        net = TwoLayerNet(X_train.shape[1], hidden, 10, dtype=X_train.dtype, device=X_train.device)
+        net = TwoLayerNet(X_train.shape[1], hidden, 10, dtype=X_train.dtype, device=X_train.device,
+                          std=None)
         stat, diverged = detect_divergence(lambda: net.train(
             X_train, y_train, X_val, y_val, learning_rate=lr, learning_rate_decay=decay,
             reg=reg, num_iters=num_iters, batch_size=batch_size))
         val_acc = 0.0 if diverged else accuracy(y_val, net.predict(X_val))
         stat["config"] = {"learning_rate": lr, "hidden_size": hidden, "reg": reg,
                           "learning_rate_decay": decay}
+        runs.append({**stat["config"], "val_acc": val_acc})
         if verbose:
             print(f"lr {lr:g} hidden {hidden} reg {reg:g} decay {decay:g}: "
                   + ("diverged" if diverged else f"val acc {val_acc:.4f}"))
         if val_acc > best_val_acc:
             best_net, best_stat, best_val_acc = net, stat, val_acc
     # END SOLUTION
+    if best_stat is not None:
+        best_stat["runs"] = runs
     return best_net, best_stat, best_val_acc

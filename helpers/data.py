@@ -224,3 +224,24 @@ def subsample(data, num_train, num_val=None):
     if num_val is not None:
         small["X_val"], small["y_val"] = data["X_val"][:num_val], data["y_val"][:num_val]
     return small
+
+
+def add_mirrored_images(data):
+    """A data dict whose training split also holds every training image mirrored left-right.
+
+    ``X_train [N, D]`` (rows of 3072 pixel values, ``flatten=True``) or ``[N, 3, 32, 32]``
+    becomes ``[2N, ...]``: the N images, then the same N images with the columns of every
+    32 x 32 channel in reverse order; ``y_train [N]`` becomes ``[2N]``. A cat facing left is
+    still a cat, so the net sees twice as many different training images (data
+    augmentation, computed once). The mirror of a mean-subtracted image is the mirrored image
+    minus the mirrored mean image, which is close to the mean image: CIFAR-10's mean image is
+    nearly symmetric. Other entries (validation, test) are kept as they are.
+    """
+    X, y = data["X_train"], data["y_train"]
+    if X.shape[1:] not in ((PIXELS,), (3, 32, 32)):
+        raise ValueError(f"X_train must hold images of shape [N, {PIXELS}] or [N, 3, 32, 32], "
+                         f"got {tuple(X.shape)} (bias_trick data cannot be mirrored)")
+    mirrored = X.reshape(-1, 3, 32, 32).flip(3).reshape(X.shape)
+    augmented = dict(data)
+    augmented["X_train"], augmented["y_train"] = torch.cat([X, mirrored]), torch.cat([y, y])
+    return augmented

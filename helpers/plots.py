@@ -228,3 +228,31 @@ def plot_functions(functions, x=None, title="Activation functions", xlabel="x", 
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_search_runs(series, title="Every run of the search"):
+    """Validation accuracy of every run of a grid search, one panel per hyperparameter.
+
+    Input: ``series`` dict name -> ``(values, val_accs)``, one entry per hyperparameter
+    (e.g. ``helpers.studies.two_layer_net.search_series``). Each point is one run, the
+    grid's values evenly spaced on the x axis; the line joins the best run at each value, so
+    a flat line means that parameter mattered little within the grid. Diverged runs
+    (accuracy 0) sit at the bottom.
+    """
+    fig, axes = plt.subplots(1, len(series), figsize=(3.4 * len(series), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, (name, (values, scores)) in zip(axes[0], series.items()):
+        values, scores = [float(v) for v in values], [float(s) for s in scores]
+        levels = sorted(set(values))
+        position = {level: index for index, level in enumerate(levels)}
+        ax.plot([position[v] for v in values], scores, "o", alpha=0.6, label="one run")
+        best = [max(s for v, s in zip(values, scores) if v == level) for level in levels]
+        ax.plot(range(len(levels)), best, "-", color="black", label="best at this value")
+        ax.set_xticks(range(len(levels)), [f"{v:g}" for v in levels])
+        ax.set_xlim(-0.5, len(levels) - 0.5)
+        ax.set(xlabel=name)
+    axes[0][0].set_ylabel("validation accuracy")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -9,6 +9,7 @@ import torch
 
 from assignment.metrics import accuracy
 from assignment.two_layer_net import TwoLayerNet, nn_forward_backward, nn_predict, nn_train
+from helpers.data import add_mirrored_images
 from helpers.studies.evaluation import evaluate
 from helpers.utils import detect_divergence, reset_seed
 
@@ -152,3 +153,55 @@ def best_value(study):
     """The value of the studied parameter with the highest validation accuracy."""
     scores = torch.tensor(study["val_acc"])
     return study["values"][int(scores.argmax())]
+
+
+# The hyperparameters of a search run (``best_stat["runs"]`` of ``find_best_net``), in the
+# order of the grid, with their column headers.
+SEARCH_COLUMNS = (("learning_rate", "learning rate"), ("hidden_size", "hidden size"),
+                  ("reg", "reg"), ("learning_rate_decay", "decay"))
+
+
+def search_table(runs):
+    """A text table of every run of the search, best first.
+
+    Input: ``runs``, the list of dicts ``best_stat["runs"]`` (config keys plus
+    ``"val_acc"``). A diverged run (val acc 0) is marked as such.
+    """
+    headers = [header for _, header in SEARCH_COLUMNS]
+    lines = ["  ".join(f"{h:>13}" for h in headers) + "  val accuracy"]
+    for run in sorted(runs, key=lambda r: -r["val_acc"]):
+        cells = "  ".join(f"{run[key]:>13g}" for key, _ in SEARCH_COLUMNS)
+        score = "diverged" if run["val_acc"] == 0 else f"{run['val_acc']:.4f}"
+        lines.append(f"{cells}  {score:>12}")
+    return "\n".join(lines)
+
+
+def search_series(runs):
+    """The runs of a search per hyperparameter, for ``plots.plot_search_runs``.
+
+    Returns a dict header -> ``(values, val_accs)``: for each hyperparameter the
+    value of every run and its validation accuracy (two lists in the order of ``runs``).
+    """
+    return {header: ([run[key] for run in runs], [run["val_acc"] for run in runs])
+            for key, header in SEARCH_COLUMNS}
+
+
+def retrain_with_mirrored_images(data, config, num_epochs, batch_size=200, seed=0):
+    """Train a fresh ``TwoLayerNet(std=None)`` with ``config`` on the data plus mirror images.
+
+    Inputs: ``data`` (flattened, with X_train, y_train, X_val, y_val), ``config`` the
+    dict ``best_stat["config"]`` of the search, ``num_epochs`` passes over the doubled
+    training set (``helpers.data.add_mirrored_images``), the learning rate decayed by
+    ``config["learning_rate_decay"]`` after each of them. Returns ``(net, stats)``.
+    """
+    augmented = add_mirrored_images(data)
+    X, y = augmented["X_train"], augmented["y_train"]
+    reset_seed(seed)
+    net = TwoLayerNet(X.shape[1], config["hidden_size"], 10, dtype=X.dtype, device=X.device,
+                      std=None)
+    stats = net.train(X, y, data["X_val"], data["y_val"],
+                      learning_rate=config["learning_rate"],
+                      learning_rate_decay=config["learning_rate_decay"], reg=config["reg"],
+                      num_iters=num_epochs * max(X.shape[0] // batch_size, 1),
+                      batch_size=batch_size)
+    return net, stats

@@ -39,5 +39,11 @@ def test_main_job_passes_on_a_busy_machine(tmp_path):
         assert (out / f"{name}.ipynb").is_file(), f"{name} was not executed"
         report = (out / f"{name}.html").read_text()
         assert 'src="data:image/png' in report, f"the {name} report shows no figure"
-        assert list((out / "figures").glob(f"{name}--*.png")), f"no PNG file of {name}"
+        pngs = sorted((out / "figures").glob(f"{name}--*.png"))
+        assert pngs, f"no PNG file of {name}"
+        first_of = {}
+        shown_twice = [png.name for png in pngs
+                       if first_of.setdefault(png.read_bytes(), png) is not png]
+        assert not shown_twice, (f"{name} shows a figure twice (a cell that ends in a plots call "
+                                 f"without ';' also displays the returned figure): {shown_twice}")
     assert not any(os.path.exists(f"/proc/{pid}") for pid in hogs), "a CPU hog survived"

@@ -174,3 +174,22 @@ def test_read_batch_accepts_the_real_format(copy_of_data):
     _, folder = copy_of_data
     images, labels = read_batch(folder / "test_batch")
     assert images.shape == (10000, 3, 32, 32) and labels.shape == (10000,)
+
+
+def test_mirrored_images_follow_torchvisions_horizontal_flip(small):
+    augmented = data.add_mirrored_images(small)
+    n = small["X_train"].shape[0]
+    assert augmented["X_train"].shape == (2 * n, 3072)
+    assert torch.equal(augmented["X_train"][:n], small["X_train"])
+    images = small["X_train"].reshape(n, 3, 32, 32)
+    flipped = torchvision.transforms.functional.hflip(images).reshape(n, 3072)
+    assert torch.equal(augmented["X_train"][n:], flipped)
+    assert torch.equal(augmented["y_train"], torch.cat([small["y_train"], small["y_train"]]))
+    assert augmented["X_val"] is small["X_val"] and augmented["X_test"] is small["X_test"]
+    assert small["X_train"].shape[0] == n, "the input dict must not change"
+
+
+def test_mirroring_bias_trick_data_is_refused():
+    with_bias = {"X_train": torch.zeros(4, 3073), "y_train": torch.zeros(4, dtype=torch.long)}
+    with pytest.raises(ValueError, match="bias_trick"):
+        data.add_mirrored_images(with_bias)

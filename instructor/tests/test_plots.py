@@ -68,3 +68,13 @@ def test_plot_curves_and_functions_have_legends():
     assert len(fig.axes[0].get_legend().get_texts()) == 2
     fig = plots.plot_functions({"ReLU": torch.relu, "tanh": torch.tanh})
     assert len(fig.axes[0].get_legend().get_texts()) == 2
+
+
+def test_search_runs_have_one_panel_per_parameter_and_a_best_line():
+    series = {"learning rate": ([0.1, 0.1, 0.4, 0.4], [0.3, 0.5, 0.6, 0.0]),
+              "reg": ([1e-4, 1e-3, 1e-4, 1e-3], [0.3, 0.5, 0.6, 0.0])}
+    fig = plots.plot_search_runs(series)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["learning rate", "reg"] and titled(fig)
+    best_line = fig.axes[0].get_lines()[1]
+    assert list(best_line.get_ydata()) == [0.5, 0.6], "the line joins the best run per value"
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["0.0001", "0.001"]

@@ -25,6 +25,9 @@ from helpers.studies.two_layer_net import (
     make_toy_params,
     make_toy_split,
     parameter_study,
+    retrain_with_mirrored_images,
+    search_series,
+    search_table,
     study_series,
 )
 from helpers.torch_nn_twins import (
@@ -244,3 +247,36 @@ def test_init_default_is_tiny_normal_and_none_is_nn_linear():
     for name, fan_in in (("W1", 3072), ("W2", 100)):   # uniform: std = bound / sqrt(3)
         std = fan_in ** -0.5 / 3 ** 0.5
         assert abs(net[name].std().item() - std) < 0.05 * std, f"{name} is not uniform"
+
+
+RUNS = [{"learning_rate": 0.5, "hidden_size": 8, "reg": 1e-4, "learning_rate_decay": 0.9,
+         "val_acc": 0.61},
+        {"learning_rate": 1e9, "hidden_size": 8, "reg": 1e-4, "learning_rate_decay": 0.9,
+         "val_acc": 0.0},
+        {"learning_rate": 0.1, "hidden_size": 16, "reg": 1e-3, "learning_rate_decay": 0.95,
+         "val_acc": 0.72}]
+
+
+def test_search_table_lists_every_run_best_first():
+    lines = search_table(RUNS).splitlines()
+    assert len(lines) == 1 + len(RUNS)
+    assert "val accuracy" in lines[0] and lines[1].endswith("0.7200")
+    assert lines[-1].split()[:2] == ["1e+09", "8"] and lines[-1].endswith("diverged")
+
+
+def test_search_series_pairs_each_parameter_with_the_accuracies():
+    series = search_series(RUNS)
+    assert list(series) == ["learning rate", "hidden size", "reg", "decay"]
+    assert series["hidden size"] == ([8, 8, 16], [0.61, 0.0, 0.72])
+
+
+def test_retraining_with_mirrors_doubles_the_data_and_uses_the_config():
+    data = make_toy_split(num_train=40, num_val=20, input_size=3072, num_classes=10, seed=0,
+                          dtype=torch.float32)
+    config = {"learning_rate": 0.05, "hidden_size": 12, "reg": 1e-4, "learning_rate_decay": 0.5}
+    net, stats = retrain_with_mirrored_images(data, config, num_epochs=3, batch_size=20)
+    assert net.params["W1"].shape == (3072, 12)
+    assert len(stats["loss_history"]) == 3 * (80 // 20), "3 passes over 80 images (40 + mirrors)"
+    assert len(stats["val_acc_history"]) == 3
+    again, _ = retrain_with_mirrored_images(data, config, num_epochs=3, batch_size=20)
+    assert torch.equal(net.params["W2"], again.params["W2"]), "seeded: the same net twice"

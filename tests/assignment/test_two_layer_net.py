@@ -310,6 +310,16 @@ def check_search(data, net, stat, val_acc):
         f"best_stat['config'] must be a dict with the keys {sorted(CONFIG_KEYS)}, got {config}"
     assert config["learning_rate"] == 0.5 and config["hidden_size"] == 8, \
         f"best_stat['config'] must describe the best net, got {config}"
+    runs = stat.get("runs")
+    assert isinstance(runs, list) and len(runs) == 3, \
+        f"best_stat['runs'] must hold one dict per combination (3 here), got {runs!r}"
+    assert all(isinstance(run, dict) and set(run) == CONFIG_KEYS | {"val_acc"} for run in runs), \
+        f"each run must be its config plus 'val_acc', got {runs[0]!r}"
+    assert [run["learning_rate"] for run in runs] == [0.5, 1e9, 1e-9], \
+        "best_stat['runs'] must follow the order of the grid (itertools.product)"
+    assert runs[0]["val_acc"] == val_acc and runs[1]["val_acc"] == 0.0, \
+        "a run's 'val_acc' is its net's validation accuracy, 0.0 for the diverging rate 1e9, " \
+        f"got {[run['val_acc'] for run in runs]}"
 
 
 @pytest.mark.student("find_best_net")

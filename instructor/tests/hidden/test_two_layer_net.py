@@ -271,6 +271,10 @@ def test_find_best_net_keeps_the_best_net_not_the_last():
         f"reported {val_acc:.3f}; a later, worse run must not replace it"
     assert len(stat["loss_history"]) == 8 * (150 // 30), \
         "best_stat must be the history of the best run (8 epochs of 5 iterations)"
+    accuracies = [run.get("val_acc") for run in stat.get("runs", [])]
+    assert len(accuracies) == 3 and accuracies[0] == val_acc and accuracies[1] == 0.0 \
+        and 0.0 <= accuracies[2] < val_acc, \
+        f"best_stat['runs'] must record the three runs in grid order, got {accuracies}"
 
 
 @pytest.mark.student("nn_get_search_params")
