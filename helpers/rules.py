@@ -242,8 +242,9 @@ def static_findings(source, part):
     reader = _Reader(tree)
     reader.visit(tree)
     own = {row.name for row in functions_of(part)}
-    helpers = {node.name for node in tree.body if node.name not in own
-               and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    defined = [node for node in tree.body
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    helpers = {node.name for node in defined if node.name not in own}
     findings = {}
 
     def add(function, rule, line):
