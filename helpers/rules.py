@@ -81,7 +81,7 @@ class _Reader(ast.NodeVisitor):
     names each scope refers to, and the scopes that module-level statements bind."""
 
     def __init__(self, tree):
-        self.aliases, self.uses, self.refers = {}, [], {}
+        self.aliases, self.uses, self.refers, self.bindings = {}, [], {}, []
         self.classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
         self.scope, self.kinds = [], []
         self._bind_aliases(tree)
@@ -209,6 +209,10 @@ class _Reader(ast.NodeVisitor):
         bound = [_target_name(target) for target in node.targets]
         before = len(self.uses)
         self.generic_visit(node)
+        if not self.scope or self.kinds == [True]:   # ``TwoLayerNet.loss = my_loss``
+            prefix = f"{self.scope[0]}." if self.scope else ""
+            names = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            self.bindings += [(prefix + target, names) for target in bound if target]
         for index in range(before, len(self.uses)):
             scope, rule, line = self.uses[index]
             if not self.scope or self.kinds == [True]:
@@ -273,6 +277,12 @@ def static_findings(source, part):
             continue
         for rule, line in _reached(scope, by_scope, reader.refers, helpers):
             add(function, rule, line)
+    for target, names in reader.bindings:   # a function of yours bound to a helper of the file
+        for function in own:
+            if function == target or function.split(".")[0] == target:
+                for name in names & helpers:
+                    for rule, line in _reached(name, by_scope, reader.refers, helpers):
+                        add(function, rule, line)
     return findings
 
 
