@@ -16,6 +16,7 @@ Two passes look for a broken rule, and both the self-check and the grader run th
 A broken rule reads ``<function> uses torch.autograd (line N): write the backward pass by hand``.
 """
 import ast
+import inspect
 import os
 import re
 import sys
@@ -417,18 +418,32 @@ def _makes_graph(result, args, kwargs):
 
 
 def _function_of(frame, part):
-    """The function of yours running in ``frame`` or in the nearest caller that is one."""
+    """The function of yours running in ``frame`` or in the nearest caller that is one (by
+    its code, so that ``Linear.backward = staticmethod(helper)`` names ``Linear.backward``)."""
     own = {row.name for row in functions_of(part)}
     outermost = None
     while frame is not None:
         if Path(frame.f_code.co_filename).stem == part:
-            scope = frame.f_code.co_qualname.replace(".<locals>", "")
-            name = _student_function(scope, own)
+            name = _bound_name(frame, own) or _student_function(
+                frame.f_code.co_qualname.replace(".<locals>", ""), own)
             if name:
                 return name
-            outermost = outermost or scope
+            outermost = outermost or frame.f_code.co_qualname
         frame = frame.f_back
     return outermost or part
+
+
+def _bound_name(frame, own):
+    """The function of yours whose code runs in ``frame``, looked up in its module."""
+    for name in own:
+        value = frame.f_globals
+        for attribute in name.split("."):
+            value = value.get(attribute) if isinstance(value, dict) else \
+                inspect.getattr_static(value, attribute, None)
+        value = getattr(value, "__func__", value)   # a staticmethod
+        if getattr(value, "__code__", None) is frame.f_code:
+            return name
+    return None
 
 
 def first_rule_message(text):
