@@ -491,6 +491,10 @@ def create_solver_instance(data_dict, dtype, device):
     Inputs: ``data_dict`` with ``X_train``, ``y_train``, ``X_val``, ``y_val``
     (full CIFAR-10 reaches 50%; a subsample less); ``dtype`` and ``device`` of
     the model. Returns the trained ``Solver``.
+    The checks call it on easy synthetic data of CIFAR's shape (2000 training and 200
+    validation examples, noisy copies of one random template per class) and ask for a
+    ``Solver`` with a ``TwoLayerNet`` model, trained (``train()`` called), that reaches a best
+    validation accuracy above 0.9 there; a recipe that reaches 50% on CIFAR-10 does.
     TODO: choose the hidden size, weight scale, update rule, learning rate,
     decay, batch size and number of epochs; build the model and the Solver,
     call ``train()``. Keep it under a minute on a CPU.

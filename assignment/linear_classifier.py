@@ -242,7 +242,8 @@ def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5,
             break
         losses.append(loss)
         # TODO: one SGD step: move W against the gradient, scaled by the
-        # learning rate (in place, so that no new tensor is allocated).
+        # learning rate. W is the copy made above, so an in-place update
+        # leaves the caller's W unchanged (which the checks test).
         # BEGIN SOLUTION
         W -= learning_rate * grad
         # END SOLUTION
