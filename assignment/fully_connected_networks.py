@@ -20,6 +20,11 @@ float32 and float64. Data ``x`` is ``[N, D]`` or ``[N, d1, ..., dk]``
 (flattened to ``D = d1 * ... * dk`` by ``Linear``), labels ``y`` are int64
 ``[N]``. Losses are the mean over the batch plus ``reg * sum(W * W)`` over
 every weight matrix (never biases).
+
+Rules (``helpers/functions.py``; the self-check and grading apply them): no
+``torch.autograd`` (``.backward()``, ``requires_grad``, ``torch.func``), no ``torch.nn``
+(its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
+file. Backward passes, losses and update rules are written by hand.
 """
 import torch
 

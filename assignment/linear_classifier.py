@@ -15,6 +15,11 @@ new tensors with ``torch.zeros_like`` or ``dtype=``/``device=`` of the inputs.
 You write the code where a function raises NotImplementedError; the comments
 above it say what to compute. The functions below the line "Given code" are complete: they
 run the hyperparameter search, time the implementations and summarise results for the notebook.
+
+Rules (``helpers/functions.py``; the self-check and grading apply them): no
+``torch.autograd`` (``.backward()``, ``requires_grad``, ``torch.func``), no ``torch.nn``
+(its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
+file. The losses and their gradients are written by hand, from their formulas.
 """
 import math
 import time

@@ -11,8 +11,9 @@ Every fact about a student function that the kit's code needs is kept here, once
 
 The rules, in words: no code of yours in ``assignment/`` uses ``torch.autograd`` (no
 ``.backward()``, no ``requires_grad``, no ``torch.func``), ``torch.nn`` (its modules, and
-``torch.nn.functional`` with its losses such as ``cross_entropy``, ``log_softmax`` or
-``multi_margin_loss``), ``torch.optim``, or the kit's stand-ins and ``torch.nn`` twins
+``torch.nn.functional``), ``torch.optim``, torch's ready-made losses wherever they live
+(``log_softmax``, ``cross_entropy``, ``nll_loss``, ``multi_margin_loss``: ``torch.log_softmax``
+and ``x.log_softmax()`` too), or the kit's stand-ins and ``torch.nn`` twins
 (``helpers/stand_ins.py``, ``helpers/torch_nn_twins.py``). Backward passes and gradients are
 written by hand, losses from their formulas, update rules from theirs. ``helpers.rules`` checks
 them, in the self-check and in grading; a function that breaks one fails, whatever it returns.
@@ -32,6 +33,8 @@ RULES = {
     "autograd": Rule("torch.autograd", "write the backward pass by hand"),
     "torch.nn": Rule("torch.nn", "use plain tensor operations, not torch.nn"),
     "torch.optim": Rule("torch.optim", "write the update rule by hand"),
+    "losses": Rule("a ready-made loss of torch",
+                   "compute the loss and its gradient by hand, from their formulas"),
     "stand-ins": Rule("the kit's stand-ins", "write your own version"),
 }
 

@@ -33,13 +33,16 @@ FORBIDDEN_NAMES = {
     "torch.autograd": "autograd", "torch.func": "autograd", "functorch": "autograd",
     "torch._functorch": "autograd", "torch.enable_grad": "autograd",
     "torch.set_grad_enabled": "autograd", "torch.Tensor.backward": "autograd",
-    "torch.overrides": "autograd", "torch._C": "autograd",
+    "torch.overrides": "autograd", "torch._C._nn": "torch.nn", "torch._C": "autograd",
     "torch.nn": "torch.nn", "torch.optim": "torch.optim",
     "helpers.stand_ins": "stand-ins", "helpers.torch_nn_twins": "stand-ins",
 }
 # Attributes of any object (a tensor, most likely) that belong to autograd.
 AUTOGRAD_ATTRIBUTES = {"backward", "requires_grad", "requires_grad_", "grad", "grad_fn",
                        "retain_grad", "register_hook"}
+# Ready-made losses, wherever they are reached (``torch.log_softmax``, ``x.log_softmax()``).
+LOSS_NAMES = {"log_softmax", "cross_entropy", "nll_loss", "multi_margin_loss",
+              "multilabel_margin_loss", "binary_cross_entropy"}
 # ``.backward`` of these is a layer of yours (``Linear.backward``), not autograd's.
 LAYER_BASES = {"self", "cls"}
 RULE_MESSAGE = re.compile(r"(?P<function>[\w.]+) uses (?P<what>[^()]+?) \(line (?P<line>\d+)\): "
@@ -184,6 +187,8 @@ class _Reader(ast.NodeVisitor):
             return
         if node.attr in AUTOGRAD_ATTRIBUTES and not self._is_layer(node.value, node.attr):
             self.use("autograd", node)
+        elif node.attr in LOSS_NAMES:
+            self.use("losses", node)
         self.generic_visit(node)
 
     def _is_layer(self, base, attr):
@@ -403,7 +408,9 @@ def _rule_of_call(func, kwargs):
     if kwargs.get("requires_grad"):
         return "autograd"
     module = getattr(func, "__module__", None) or ""
-    return rule_of(module) if module.startswith(("torch.nn", "torch.optim")) else None
+    if module.startswith(("torch.nn", "torch.optim", "torch._C._nn")):
+        return rule_of(module)
+    return "losses" if getattr(func, "__name__", None) in LOSS_NAMES else None
 
 
 def _makes_graph(result, args, kwargs):
