@@ -6,7 +6,11 @@
 summary, and exits with 0 only when every function passes. A function is
 
 - ``PASS`` when every check of it passed;
-- ``FAIL: <what is wrong, in words>`` when one failed (the first failure is shown);
+- ``FAIL: <what is wrong, in words>`` when one failed (the first failure is shown), or when
+  it breaks a rule of ``helpers/functions.py`` (``FAIL: Linear.backward uses torch.autograd
+  (line N): write the backward pass by hand``; ``helpers/rules.py`` reads your files and
+  watches your code run), or ``FAIL: blocked by <part> (fix it first)`` when only the checks
+  that use your own parts failed and one of those parts fails its own checks;
 - ``WAITING for a, b, c`` when its own checks passed but a check that combines it with other
   functions of yours could not run yet, because those (all listed at once) still hold their
   stubs; WAITING is not a failure;
