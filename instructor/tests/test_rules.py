@@ -260,3 +260,20 @@ def test_running_code_that_breaks_a_rule_raises_and_is_recorded(running_module):
 
 def test_every_row_forbids_something():
     assert all(row.forbids for row in FUNCTIONS.values())
+
+
+def test_a_composer_failing_only_with_a_failing_part_is_blocked_by_it():
+    from helpers.check import FunctionResult, blame_failing_parts
+
+    dropout = FunctionResult(FCN, "Dropout.forward", failures=["dropout keeps every unit"],
+                             own_check_failed=True)
+    net = FunctionResult(FCN, "FullyConnectedNet.loss", failures=["net loss differs"])
+    layer = FunctionResult(FCN, "Linear.forward")
+    blame_failing_parts([dropout, net, layer])
+    assert net.line() == \
+        "fully_connected_networks.FullyConnectedNet.loss: FAIL: blocked by Dropout.forward " \
+        "(fix it first)"
+    assert dropout.line().endswith("FAIL: dropout keeps every unit")
+    own = FunctionResult(FCN, "FullyConnectedNet.loss", failures=["wrong"], own_check_failed=True)
+    blame_failing_parts([dropout, own])
+    assert own.line().endswith("FAIL: wrong"), "its own check failed: no blame"
