@@ -20,6 +20,11 @@ float32 and float64. Data ``x`` is ``[N, D]`` or ``[N, d1, ..., dk]``
 (flattened to ``D = d1 * ... * dk`` by ``Linear``), labels ``y`` are int64
 ``[N]``. Losses are the mean over the batch plus ``reg * sum(W * W)`` over
 every weight matrix (never biases).
+
+Rules (``helpers/functions.py``; the self-check and grading apply them): no
+``torch.autograd`` (``.backward()``, ``requires_grad``, ``torch.func``), no ``torch.nn``
+(its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
+file. Backward passes, losses and update rules are written by hand.
 """
 import torch
 
@@ -491,6 +496,10 @@ def create_solver_instance(data_dict, dtype, device):
     Inputs: ``data_dict`` with ``X_train``, ``y_train``, ``X_val``, ``y_val``
     (full CIFAR-10 reaches 50%; a subsample less); ``dtype`` and ``device`` of
     the model. Returns the trained ``Solver``.
+    The checks call it on easy synthetic data of CIFAR's shape (2000 training and 200
+    validation examples, noisy copies of one random template per class) and ask for a
+    ``Solver`` with a ``TwoLayerNet`` model, trained (``train()`` called), that reaches a best
+    validation accuracy above 0.9 there; a recipe that reaches 50% on CIFAR-10 does.
     TODO: choose the hidden size, weight scale, update rule, learning rate,
     decay, batch size and number of epochs; build the model and the Solver,
     call ``train()``. Keep it under a minute on a CPU.

@@ -15,6 +15,11 @@ new tensors with ``torch.zeros_like`` or ``dtype=``/``device=`` of the inputs.
 You write the code where a function raises NotImplementedError; the comments
 above it say what to compute. The functions below the line "Given code" are complete: they
 run the hyperparameter search, time the implementations and summarise results for the notebook.
+
+Rules (``helpers/functions.py``; the self-check and grading apply them): no
+``torch.autograd`` (``.backward()``, ``requires_grad``, ``torch.func``), no ``torch.nn``
+(its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
+file. The losses and their gradients are written by hand, from their formulas.
 """
 import math
 import time
@@ -242,7 +247,8 @@ def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5,
             break
         losses.append(loss)
         # TODO: one SGD step: move W against the gradient, scaled by the
-        # learning rate (in place, so that no new tensor is allocated).
+        # learning rate. W is the copy made above, so an in-place update
+        # leaves the caller's W unchanged (which the checks test).
         # BEGIN SOLUTION
         W -= learning_rate * grad
         # END SOLUTION

@@ -2,6 +2,11 @@
 
 All inputs are label tensors: ``y_true`` and ``y_pred`` are int64 [N] with
 values in [0, C). Write each function without a Python loop over examples.
+
+Rules (``helpers/functions.py``; the self-check and grading apply them): no
+``torch.autograd`` (``.backward()``, ``requires_grad``, ``torch.func``), no ``torch.nn``
+(its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
+file. Plain tensor operations do it all.
 """
 import torch
 

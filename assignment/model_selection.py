@@ -5,6 +5,11 @@ k-fold cross-validation splits the training data into ``k`` folds of (almost)
 equal size; each fold serves once as the validation set while the model is
 trained on the other ``k - 1``. The ``k`` validation scores give a mean (the
 estimate) and a standard deviation (how much it varies with the split).
+
+Rules (``helpers/functions.py``; the self-check and grading apply them): no
+``torch.autograd`` (``.backward()``, ``requires_grad``, ``torch.func``), no ``torch.nn``
+(its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
+file. Plain tensor operations do it all.
 """
 import torch
 

@@ -15,8 +15,12 @@ Parameters live in a dict ``params`` of tensors:
     W1 [D, H]   b1 [H]   W2 [H, C]   b2 [C]
 
 Every function works on CPU and CUDA, in float32 and float64, and never moves
-its inputs to another device or dtype. You write the backward pass by hand:
-no ``torch.autograd`` (no ``requires_grad``, no ``.backward()``) in this file.
+its inputs to another device or dtype. You write the backward pass by hand.
+
+Rules (``helpers/functions.py``; the self-check and grading apply them): no
+``torch.autograd`` (``.backward()``, ``requires_grad``, ``torch.func``), no ``torch.nn``
+(its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
+file. The SGD step is written by hand too.
 """
 import itertools
 import math

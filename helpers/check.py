@@ -6,7 +6,11 @@
 summary, and exits with 0 only when every function passes. A function is
 
 - ``PASS`` when every check of it passed;
-- ``FAIL: <what is wrong, in words>`` when one failed (the first failure is shown);
+- ``FAIL: <what is wrong, in words>`` when one failed (the first failure is shown), or when
+  it breaks a rule of ``helpers/functions.py`` (``FAIL: Linear.backward uses torch.autograd
+  (line N): write the backward pass by hand``; ``helpers/rules.py`` reads your files and
+  watches your code run), or ``FAIL: blocked by <part> (fix it first)`` when only the checks
+  that use your own parts failed and one of those parts fails its own checks;
 - ``WAITING for a, b, c`` when its own checks passed but a check that combines it with other
   functions of yours could not run yet, because those (all listed at once) still hold their
   stubs; WAITING is not a failure;
@@ -29,46 +33,19 @@ from pathlib import Path
 
 import pytest
 
+from helpers import rules
+from helpers.functions import composed
 from helpers.submission import PARTS, STUB_MARK, stubbed_functions
 from helpers.utils import KIT_ROOT
 
 PASS, FAIL, WAITING, NOT_IMPLEMENTED = "PASS", "FAIL", "WAITING", "NOT IMPLEMENTED"
 STATUSES = (PASS, FAIL, WAITING, NOT_IMPLEMENTED)
 
-# The functions each composing function is built from, and why: its ``composed=True`` checks
-# use your own versions of these (and of what they are built from in turn). The one place
-# that lists them; the kit's tests prove that with only the function itself written it
-# reports PASS or WAITING for exactly these.
-COMPOSED = {
-    "train_linear_classifier": (
-        ("sample_batch",),
-        "the given SGD loop draws every minibatch with your sample_batch"),
-    "test_one_param_set": (
-        ("train_linear_classifier", "predict_linear_classifier", "softmax_loss_vectorized",
-         "accuracy"),
-        "it trains a Softmax classifier (your loss and SGD) and scores it with your accuracy"),
-    "nn_forward_backward": (
-        ("nn_forward_pass",),
-        "its given first line computes the scores with your nn_forward_pass"),
-    "find_best_net": (
-        ("nn_forward_pass", "nn_forward_backward", "nn_predict", "nn_sample_batch", "nn_sgd_step",
-         "accuracy"),
-        "it trains TwoLayerNets, whose given training loop calls these functions of yours"),
-    "Linear_ReLU.forward": (
-        ("Linear.forward", "ReLU.forward"),
-        "the sandwich layer is Linear.forward followed by ReLU.forward"),
-    "Linear_ReLU.backward": (
-        ("Linear_ReLU.forward", "ReLU.backward", "Linear.backward"),
-        "it walks back through ReLU.backward and Linear.backward, with the cache of your forward"),
-    "TwoLayerNet.loss": (
-        ("Linear_ReLU.forward", "Linear.forward", "softmax_loss", "Linear.backward",
-         "Linear_ReLU.backward"),
-        "the net is built from your layers and your softmax_loss"),
-    "FullyConnectedNet.loss": (
-        ("Linear_ReLU.forward", "Dropout.forward", "Linear.forward", "softmax_loss",
-         "Linear.backward", "Dropout.backward", "Linear_ReLU.backward"),
-        "the net is built from your layers, your dropout and your softmax_loss"),
-}
+# The functions each composing function is built from, and why (``helpers/functions.py``, the
+# table of student functions): its ``composed=True`` checks use your own versions of these (and
+# of what they are built from in turn). The kit's tests prove that with only the function
+# itself written it reports PASS or WAITING for exactly these.
+COMPOSED = composed()
 
 
 def composed_parts(name):
@@ -91,6 +68,8 @@ class FunctionResult:
     not_implemented: bool = False
     failures: list = field(default_factory=list)
     waiting: list = field(default_factory=list)   # functions a combined check waits for
+    own_check_failed: bool = False   # a check of this function alone failed (not composed)
+    blocked_by: list = field(default_factory=list)   # failing parts a composed check uses
 
     @property
     def status(self):
@@ -104,6 +83,8 @@ class FunctionResult:
     def detail(self):
         """The words after the status: the first failure, or what the function waits for."""
         if self.status == FAIL:
+            if self.blocked_by:
+                return f"blocked by {', '.join(self.blocked_by)} (fix it first)"
             return self.failures[0]
         if self.status == WAITING:
             return "for " + ", ".join(self.waiting)
@@ -136,6 +117,9 @@ def stub_owner(error):
 def _describe_failure(excinfo):
     """A failure in words: the assertion's message, or the error and its message."""
     error = excinfo.value
+    rule = rules.first_rule_message(error)
+    if rule:
+        return rule
     if isinstance(error, AssertionError):
         return _first_line(error) or "an assertion failed"
     return f"{type(error).__name__}: {_first_line(error)}"
@@ -242,10 +226,10 @@ class _Collector:
             # The check reached another function's stub (a stand-in could not take its
             # place): it waits for that function; it is no failure of this one.
             result.wait_for([stub])
-        elif call.excinfo is not None:
-            result.failures.append(_describe_failure(call.excinfo))
         else:
-            result.failures.append(f"check {item.name} failed")
+            result.failures.append(_describe_failure(call.excinfo) if call.excinfo is not None
+                                   else f"check {item.name} failed")
+            result.own_check_failed |= not student_marks(item)[1]
 
     @pytest.hookimpl
     def pytest_internalerror(self, excrepr, excinfo):
@@ -314,10 +298,12 @@ def run_checks(parts=PARTS, folder="tests/assignment", required=True, *, functio
         return [], []
     stubbed = stubbed_everywhere()
     collector = _Collector(stubbed=stubbed, functions=functions)
+    guard = rules.Guard(KIT_ROOT / "assignment")
     for path in files:  # one session per file: a file that stops pytest spares the others
-        pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
-                     "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT), str(path)],
-                    plugins=[collector])
+        with guard:
+            pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
+                         "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT),
+                         str(path)], plugins=[collector])
     results = [r for r in collector.functions.values()
                if r.part in parts and (not functions or r.name in functions)]
     results.sort(key=lambda r: (PARTS.index(r.part) if r.part in PARTS else len(PARTS),
@@ -327,7 +313,31 @@ def run_checks(parts=PARTS, folder="tests/assignment", required=True, *, functio
         # when its checks first stopped at another function's stub.
         if result.name in still_stubbed(result.part):
             result.not_implemented = True
+    apply_rules(results, guard.findings)
+    blame_failing_parts(results)
     return results, collector.errors
+
+
+def apply_rules(results, running_findings):
+    """A function that breaks a rule of ``helpers/functions.py`` fails with the rule's words,
+    whatever its checks found: first what reading its file found, else what running it did."""
+    findings = {}
+    for part in {result.part for result in results}:
+        findings.update(rules.file_findings(KIT_ROOT / "assignment" / f"{part}.py", part))
+    for result in results:
+        finding = findings.get(result.name) or running_findings.get(result.name)
+        if finding and not result.not_implemented:
+            result.failures.insert(0, finding.message)
+            result.own_check_failed = True
+
+
+def blame_failing_parts(results):
+    """A function whose only failures are in composed checks, built from functions of yours
+    that fail their own checks, is blocked by those (``COMPOSED``): fix them first."""
+    failing = {result.name for result in results if result.status == FAIL}
+    for result in results:
+        if result.status == FAIL and not result.own_check_failed:
+            result.blocked_by = [part for part in composed_parts(result.name) if part in failing]
 
 
 def summarize(results, errors=()):

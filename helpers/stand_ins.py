@@ -4,13 +4,16 @@ A check of ``precision_recall`` must not fail because ``confusion_matrix`` is no
 has a bug), and a check of ``find_best_net`` must not wait for the whole two-layer net. So while
 a check of ``tests/assignment/`` runs, :func:`isolate` replaces every OTHER function you write by
 its stand-in from this file: given code with the same arguments, results and cache formats,
-written another way (mostly ``torch.nn.functional`` and autograd, ``torch.optim`` for the update
-rules, plain loops elsewhere). A check marked ``@pytest.mark.student("f", composed=True)`` keeps
+written another way. A check marked ``@pytest.mark.student("f", composed=True)`` keeps
 your own versions of the parts of ``f`` listed in ``helpers.check.COMPOSED``.
 
 You never call these yourself: they only make the self-check's verdicts independent of each
-other. Some are deliberately not what the assignment asks for (the folds of
-:func:`k_fold_indices` are round-robin, :func:`confusion_matrix` loops over the examples).
+other. They are no answers to copy: each is built from what the assignment's rules forbid in
+``assignment/`` (``torch.nn.functional``, autograd, ``torch.optim``; see
+``helpers/functions.py``), so a copy in your file fails its checks with the rule's message, and
+grading gives it 0 points. Only :func:`accuracy` is plain code (``EXEMPT_STAND_INS`` says why).
+Some are also deliberately not what the assignment asks for (the folds of
+:func:`k_fold_indices` are round-robin).
 """
 import math
 import sys
@@ -18,6 +21,12 @@ import warnings
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+# Stand-ins written in plain code, and why that gives nothing away.
+EXEMPT_STAND_INS = {
+    "accuracy": "one line that every correct version writes alike (the mean of y_true == y_pred)",
+}
 
 # --------------------------------------------------------------- metrics ---
 
@@ -34,12 +43,10 @@ def accuracy(y_true, y_pred):
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
-    """int64 [C, C] counts of (true, predicted) pairs, by a loop over the examples."""
+    """int64 [C, C] counts of (true, predicted) pairs, from ``torch.nn.functional.one_hot``."""
     _same_length_labels(y_true, y_pred)
-    counts = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    for true_class, predicted in zip(y_true.tolist(), y_pred.tolist()):
-        counts[true_class, predicted] += 1
-    return counts.to(y_true.device)
+    pairs = F.one_hot(y_true * num_classes + y_pred, num_classes * num_classes)
+    return pairs.sum(dim=0).reshape(num_classes, num_classes)
 
 
 # ------------------------------------------------------- model selection ---
@@ -50,7 +57,8 @@ def k_fold_indices(num_examples, k, *, shuffle=True, seed=0):
     if not 2 <= k <= num_examples:
         raise ValueError(f"need 2 <= k <= {num_examples}, got k = {k}")
     index = torch.arange(num_examples)
-    return [(index[index % k != fold], index[index % k == fold]) for fold in range(k)]
+    in_fold = F.one_hot(index % k, k).bool()
+    return [(index[~in_fold[:, fold]], index[in_fold[:, fold]]) for fold in range(k)]
 
 
 # ----------------------------------------------------- linear classifier ---
@@ -84,16 +92,18 @@ def sample_batch(X, y, num_train, batch_size):
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     rows = torch.randint(0, num_train, (batch_size,), device=X.device)
-    return X.index_select(0, rows), y.index_select(0, rows.to(y.device))
+    X_batch = F.embedding(rows, X.reshape(X.shape[0], -1)).reshape(batch_size, *X.shape[1:])
+    return X_batch, F.embedding(rows.to(y.device), y[:, None]).squeeze(1)
 
 
 def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5, num_iters=100,
                             batch_size=200, verbose=False):
-    """Plain minibatch SGD with ``loss_func``; returns ``(W, loss_history)``. Stops at the
-    first non-finite loss with a RuntimeWarning. ``verbose`` is ignored."""
+    """Minibatch SGD with ``loss_func`` and ``torch.optim.SGD``; returns ``(W, loss_history)``.
+    Stops at the first non-finite loss with a RuntimeWarning. ``verbose`` is ignored."""
     if W is None:
         W = 1e-6 * torch.randn(X.shape[1], int(y.max()) + 1, dtype=X.dtype, device=X.device)
     weights, history = W.clone(), []
+    optimizer = torch.optim.SGD([weights], lr=learning_rate)
     for iteration in range(num_iters):
         X_batch, y_batch = sample_batch(X, y, X.shape[0], batch_size)
         loss, gradient = loss_func(weights, X_batch, y_batch, reg)
@@ -102,21 +112,22 @@ def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5, nu
                           f"(learning rate {learning_rate:g})", RuntimeWarning, stacklevel=2)
             break
         history.append(float(loss))
-        weights = weights - learning_rate * gradient
+        weights.grad = gradient
+        optimizer.step()
     return weights, history
 
 
 def predict_linear_classifier(W, X):
     """Index of the highest score of each row of ``X W``, int64 [N]."""
-    return torch.argmax(X @ W, dim=1)
+    return torch.argmax(F.linear(X, W.T), dim=1)
 
 
 # --------------------------------------------------------- two-layer net ---
 
 def nn_forward_pass(params, X):
     """``(scores, hidden)`` of ``relu(X W1 + b1) W2 + b2``."""
-    hidden = F.relu(X @ params["W1"] + params["b1"])
-    return hidden @ params["W2"] + params["b2"], hidden
+    hidden = F.relu(F.linear(X, params["W1"].T, params["b1"]))
+    return F.linear(hidden, params["W2"].T, params["b2"]), hidden
 
 
 def nn_forward_backward(params, X, y=None, reg=0.0):
@@ -137,7 +148,7 @@ def nn_forward_backward(params, X, y=None, reg=0.0):
 
 def nn_predict(params, loss_func, X):
     """Index of the highest score of each row, int64 [N]."""
-    return torch.argmax(loss_func(params, X), dim=1)
+    return torch.argmax(F.softmax(loss_func(params, X), dim=1), dim=1)
 
 
 def nn_sample_batch(X, y, num_train, batch_size):
@@ -146,9 +157,12 @@ def nn_sample_batch(X, y, num_train, batch_size):
 
 
 def nn_sgd_step(params, grads, learning_rate):
-    """``p <- p - learning_rate * dp`` for every parameter, in place."""
+    """``p <- p - learning_rate * dp`` for every parameter, in place, by ``torch.optim.SGD``."""
     for name, gradient in grads.items():
-        params[name].sub_(learning_rate * gradient)
+        params[name].grad = gradient
+    torch.optim.SGD([params[name] for name in grads], lr=learning_rate).step()
+    for name in grads:
+        params[name].grad = None
 
 
 # --------------------------------------------- fully connected networks ---
@@ -161,7 +175,7 @@ def _vector_jacobian(function, inputs, dout):
 
 
 def _affine(x, w, b):
-    return x.reshape(x.shape[0], -1) @ w + b
+    return F.linear(x.reshape(x.shape[0], -1), w.T, b)
 
 
 def _affine_relu(x, w, b):
@@ -221,13 +235,16 @@ class Dropout:
         if dropout_param.get("seed") is not None:
             generator = torch.Generator(device=x.device).manual_seed(dropout_param["seed"])
         uniform = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        scaled_mask = (uniform >= p).to(x.dtype) / (1 - p)
+        keep = F.relu(torch.sign(uniform - p) + 1).clamp(max=1)   # 1 where uniform >= p
+        scaled_mask = keep / (1 - p)
         return x * scaled_mask, (dropout_param, scaled_mask)
 
     @staticmethod
     def backward(dout, cache):
         _, scaled_mask = cache
-        return dout if scaled_mask is None else dout * scaled_mask
+        if scaled_mask is None:
+            return dout
+        return _vector_jacobian(lambda value: value * scaled_mask, (dout,), dout)[0]
 
 
 def _score_loss(data_loss, x, y):
@@ -253,8 +270,9 @@ def _normal_params(sizes, weight_scale, dtype, device):
     """``W1, b1, ..., WL, bL`` for layer sizes ``sizes``: normal weights, zero biases."""
     params = {}
     for layer, (rows, columns) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        params[f"W{layer}"] = torch.randn(rows, columns, dtype=dtype, device=device) * weight_scale
-        params[f"b{layer}"] = torch.zeros(columns, dtype=dtype, device=device)
+        weight = torch.empty(rows, columns, dtype=dtype, device=device)
+        params[f"W{layer}"] = nn.init.normal_(weight, std=weight_scale)
+        params[f"b{layer}"] = nn.init.zeros_(torch.empty(columns, dtype=dtype, device=device))
     return params
 
 

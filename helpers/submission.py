@@ -37,7 +37,7 @@ ASSIGNMENT_FILES = tuple(f"{part}.py" for part in PARTS)
 NOTEBOOKS = ("linear_classifier.ipynb", "two_layer_net.ipynb", "fully_connected_networks.ipynb")
 SAVED_MODELS = ("svm_best.pt", "softmax_best.pt", "two_layer_net_best.pt", "fc_net_best.pt")
 MANIFEST = "MANIFEST.json"
-MAX_ZIP_BYTES = 40 * 1024 * 1024   # the best FC net alone is 14 MiB (issue 15)
+MAX_ZIP_BYTES = 40 * 1024 * 1024   # the best FC net alone is 14 MiB
 # The one definition of a student id, for collect_submission.py and the grader alike.
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 STUDENT_ID_RULE = ("only letters, digits, '.', '_' and '-', 1 to 64 characters, "

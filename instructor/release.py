@@ -50,8 +50,10 @@ STUDENT_LAYOUT = (
     "helpers/check.py",
     "helpers/checkpoint.py",
     "helpers/data.py",
+    "helpers/functions.py",
     "helpers/gradcheck.py",
     "helpers/plots.py",
+    "helpers/rules.py",
     "helpers/solver.py",
     "helpers/stand_ins.py",
     "helpers/submission.py",
@@ -306,7 +308,22 @@ def transform_other(text, relpath):
     return text
 
 
-TRANSFORMS = {".py": transform_python, ".ipynb": transform_notebook}
+def transform_pytest_ini(text, relpath):
+    """The release's pytest.ini: the source's settings, without the instructor's folder (which
+    the release does not have) in ``testpaths`` and in the comments."""
+    lines = []
+    for line in transform_other(text, relpath).splitlines(keepends=True):
+        if line.startswith("#"):
+            continue   # the source's comments describe the source's folders
+        if line.startswith("testpaths"):
+            line = re.sub(r"[ \t]+instructor\b", "", line)
+            lines.append("# The assignment checks (tests/) and every notebook in quick mode.\n")
+        lines.append(line)
+    return "".join(lines)
+
+
+TRANSFORMS = {".py": transform_python, ".ipynb": transform_notebook,
+              "pytest.ini": transform_pytest_ini}
 
 
 # --------------------------------------------------------------- the tree ---
@@ -411,7 +428,8 @@ def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None
     try:
         for relpath in relpaths:
             text = (source / relpath).read_text(encoding="utf-8")
-            transform = TRANSFORMS.get(relpath.suffix, transform_other)
+            transform = TRANSFORMS.get(str(relpath), TRANSFORMS.get(relpath.suffix,
+                                                                     transform_other))
             target = staging / relpath
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(transform(text, str(relpath)), encoding="utf-8")

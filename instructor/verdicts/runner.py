@@ -34,6 +34,7 @@ from helpers.check import PARTS, FunctionResult, _Collector, _first_line, defini
 from helpers.submission import stubbed_functions
 from helpers.utils import KIT_ROOT
 from instructor import HIDDEN_CHECKS
+from instructor.grading import rules
 
 from . import proxy
 from .sandboxed import SandboxLauncher
@@ -197,13 +198,15 @@ def check_in_this_process(student_dir, parts, launcher, budget, checks, block_ne
     torch.set_num_threads(1)
     stand_ins.ISOLATING = False  # every check composed: see helpers/stand_ins.py
     student_dir = Path(student_dir)
+    rules.leave_out_answers(student_dir)
     session = WorkerSession(student_dir, launcher, budget, block_network)
     modules = proxy.build_modules(load_references(), session)
     private = Path(tempfile.mkdtemp(prefix="checks-"))
     try:
         with proxy.installed(modules), temporary_files_in(private / "tmp"):
             collector = run_pytest(write_checks(checks, private / "checks"), parts, session)
-        return build_report(collector, session, parts, student_dir)
+        return rules.apply_rules(build_report(collector, session, parts, student_dir),
+                                 student_dir)
     finally:
         session.close()
         shutil.rmtree(private, ignore_errors=True)

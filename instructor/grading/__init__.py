@@ -1,0 +1,1 @@
+"""Stages of grading added after instructor/grade*.py (instructor only)."""
