@@ -26,6 +26,7 @@ from pathlib import Path
 
 from helpers import submission
 from helpers.check import PARTS, PASS
+from helpers.functions import FUNCTIONS, points
 from helpers.utils import KIT_ROOT
 from instructor import sandbox
 from instructor.grade import (
@@ -169,9 +170,9 @@ def function_tests(part, entry, max_points):
     problems = [clean(why) for why in entry.get("errors", []) + [entry.get("sandbox")] if why]
     if not passes:
         return [test_entry(part, 0, max_points, "\n".join(problems) or "no checks ran", False)]
-    share = max_points / len(passes)
     tests = []
     for name, passed in passes.items():
+        share = float(points(name)) if name in FUNCTIONS else 0.0   # helpers/functions.py
         checks = [f for f in entry["functions"] if f["name"] == name]
         shown_lines = [function_line(f) for f in checks if not f.get("hidden")] + problems
         tests.append(test_entry(f"{part}: {name}", share if passed else 0, share,
