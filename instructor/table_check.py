@@ -1,30 +1,35 @@
 """Does the table of student functions (``helpers/functions.py``) agree with the code?
 
-    python -m instructor.table_check [--source KIT]
+    python -m instructor.table_check [--source KIT] [--run part ...]
 
 One line per problem, each naming the file to change and how: a solution region in
 ``assignment/`` with no row, a row with no solution region, a function with no visible check
 (``tests/assignment/``) or no hidden check (``instructor/tests/hidden/``), a ``built_from``
 entry or a stand-in that does not exist, a part whose points do not add up to its total
-(``PART_POINTS`` and ``instructor/rubric.json``). ``python -m instructor.release`` runs it
+(``PART_POINTS`` and ``instructor/rubric.json``), a function the student API of
+``docs/CONTRACT.md`` does not name. ``python -m instructor.release`` runs it
 before it writes anything; ``instructor/tests/test_table_check.py`` runs it on the kit.
+``--run part ...`` then runs the self-check and the hidden checks of those parts on the
+reference solutions: the one command that proves a change to the kit sound
+(``docs/extending.md``).
 """
 import argparse
 import ast
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
 
 from helpers.utils import KIT_ROOT
-from instructor import release
 
 TABLE = "helpers/functions.py"
 VISIBLE = "tests/assignment"
 HIDDEN = "instructor/tests/hidden"
 RUBRIC = "instructor/rubric.json"
+CONTRACT = "docs/CONTRACT.md"
 
 
 def load_table(source=KIT_ROOT):
@@ -36,15 +41,32 @@ def load_table(source=KIT_ROOT):
     return module
 
 
+BEGIN = re.compile(r"^[ \t]*#\s*BEGIN SOLUTION\s*$")   # as instructor/release.py reads it
+
+
 def solution_functions(path):
-    """Names (``function`` or ``Class.method``) of the functions holding a solution region."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
+    """Names (``function`` or ``Class.method``) of the functions holding a solution region,
+    in file order (the innermost function around each ``# BEGIN SOLUTION``)."""
+    text = Path(path).read_text(encoding="utf-8")
+    begins = [number for number, line in enumerate(text.splitlines(), start=1)
+              if BEGIN.match(line)]
+    spans = []   # (first line, last line, name) of every function and method
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                spans.append((child.lineno, child.end_lineno, prefix + child.name))
+                visit(child, prefix + child.name + ".<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+
+    visit(ast.parse(text), "")
     names = []
-    for index, line in enumerate(lines):
-        begin = release.BEGIN.match(line.rstrip("\n"))
-        if begin:
-            names.append(release.enclosing_function(lines, index, begin["indent"]))
-    return list(dict.fromkeys(name for name in names if name))
+    for line in begins:
+        around = [span for span in spans if span[0] < line <= span[1]]
+        if around:
+            names.append(max(around, key=lambda span: span[0])[2])
+    return list(dict.fromkeys(names))
 
 
 # Collects the checks of the folders given in argv[1:] (in the kit that is the working
@@ -147,6 +169,23 @@ def _row_problems(source, table):
     return problems
 
 
+def _contract_problems(source, table):
+    """Rows whose function the student API of the contract (section 4) does not name."""
+    path = source / CONTRACT
+    if not path.is_file():
+        return []
+    api = path.read_text(encoding="utf-8").split("## 4. Student API", 1)[-1].split("\n## ", 1)[0]
+    problems = []
+    for name in table.FUNCTIONS:
+        owner, _, method = name.rpartition(".")
+        named = re.search(rf"`{re.escape(owner or method)}\b", api)
+        if not named or (owner and method != "__init__"
+                         and not re.search(rf"\b{re.escape(method)}\b", api)):
+            problems.append(f"{CONTRACT}: section 4 (Student API) does not name {name}: add its "
+                            "signature and shapes there")
+    return problems
+
+
 def _point_problems(source, table):
     problems = []
     rubric_path = source / RUBRIC
@@ -178,20 +217,56 @@ def problems(source=KIT_ROOT, checks=True):
     except Exception as err:  # the table must load before anything can be compared
         return [f"{TABLE}: cannot be loaded ({type(err).__name__}: {err}): fix it"]
     found = (_region_problems(source, table) + _row_problems(source, table)
-             + _point_problems(source, table))
+             + _point_problems(source, table) + _contract_problems(source, table))
     return found + (_check_problems(source, table) if checks else [])
 
 
+def run_reference(source, parts):
+    """Run, on the reference solutions of ``source``, the self-check and the hidden checks of
+    ``parts``; returns one line per failed run (empty when the reference passes them all)."""
+    runs = [("the self-check", [sys.executable, "-m", "helpers.check", *parts]),
+            ("the hidden checks", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                   *(f"{HIDDEN}/test_{part}.py" for part in parts)])]
+    failed = []
+    for what, command in runs:
+        print(f"table_check: running {what} on the reference ({' '.join(command[1:])})",
+              flush=True)
+        result = subprocess.run(command, cwd=source, capture_output=True, text=True)
+        if command[2] == "helpers.check":
+            print(result.stdout, end="", flush=True)
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            failed.append(f"{what} fails on the reference solutions:\n{tail}")
+    return failed
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m instructor.table_check",
-                                     description="Check the table of student functions.")
+    parser = argparse.ArgumentParser(
+        prog="python -m instructor.table_check",
+        description="Check the table of student functions against the kit; with --run, also "
+                    "run the self-check and the hidden checks of parts on the reference.")
     parser.add_argument("--source", type=Path, default=KIT_ROOT, help="the kit (default: this)")
+    parser.add_argument("--run", nargs="+", metavar="part", default=[],
+                        help="parts whose checks to run on the reference solutions")
     args = parser.parse_args(argv)
+    table = load_table(args.source)
+    unknown = [part for part in args.run if part not in table.PART_POINTS]
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}: choose among "
+                     f"{', '.join(table.PART_POINTS)}")
     found = problems(args.source)
     for line in found:
         print(line)
     print(f"table_check: {len(found)} problem(s)" if found else "table_check: the table agrees")
-    return 1 if found else 0
+    if found:
+        return 1
+    failed = run_reference(args.source, args.run) if args.run else []
+    for line in failed:
+        print(line)
+    if args.run and not failed:
+        print(f"table_check: the reference passes the self-check and the hidden checks of "
+              f"{', '.join(args.run)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
