@@ -162,10 +162,11 @@ def test_entry(name, score, max_score, output, passed, visibility=VISIBLE):
 
 
 def function_tests(part, entry, max_points):
-    """The entries of one part: one per student function with its share of the part's points
-    (earned as ``instructor.grade.function_passes`` says), its visible checks' verdict shown,
-    and one per function with hidden checks, shown after grades are published (PASS/FAIL and a
-    generic line, as in the feedback file). A part without verdicts gets one entry that says why."""
+    """The entries of one part: one per student function with its points (its row of
+    ``helpers/functions.py``; earned as ``instructor.grade.function_passes`` says), its visible
+    checks' verdict shown, and one per function with hidden checks, shown after grades are
+    published (PASS/FAIL and a generic line, as in the feedback file). A part without verdicts
+    gets one entry that says why."""
     passes = function_passes({part: entry}, part)
     problems = [clean(why) for why in entry.get("errors", []) + [entry.get("sandbox")] if why]
     if not passes:
