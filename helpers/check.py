@@ -3,7 +3,8 @@
     python -m helpers.check [part ...]
 
 ``part`` is one of ``PARTS`` (default: all). Prints one line per student function, then a
-summary, and exits with 0 only when every function passes. A function is
+summary (with what the passing functions are worth in grading), and exits with 0 only when
+every function passes; ``--points`` lists what each function is worth. A function is
 
 - ``PASS`` when every check of it passed;
 - ``FAIL: <what is wrong, in words>`` when one failed (the first failure is shown), or when
@@ -34,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from helpers import rules
-from helpers.functions import composed
+from helpers.functions import FUNCTIONS, composed, functions_of, points, worth
 from helpers.submission import PARTS, STUB_MARK, stubbed_functions
 from helpers.utils import KIT_ROOT
 
@@ -340,12 +341,30 @@ def blame_failing_parts(results):
             result.blocked_by = [part for part in composed_parts(result.name) if part in failing]
 
 
+def _worth_of(results):
+    """`` (worth 12.5 of 30 points in grading)``: the points of the passing functions among
+    ``results`` (``helpers/functions.py``; grading also runs hidden checks)."""
+    known = [r for r in results if r.name in FUNCTIONS]
+    if not known:
+        return ""
+    passing = sum(points(r.name) for r in known if r.status == PASS)
+    total = sum(points(r.name) for r in known)
+    return f" (worth {float(passing):.4g} of {float(total):.4g} points in grading)"
+
+
+def points_table(parts=PARTS):
+    """What each student function of ``parts`` is worth in grading, one line each."""
+    return [f"{row.part}.{row.name}: {worth(row.name)} points"
+            for part in parts for row in functions_of(part)]
+
+
 def summarize(results, errors=()):
     """One-line summary that counts the four kinds apart, e.g.
     ``12 of 20 functions pass, 1 fail, 2 waiting, 5 not implemented``."""
     counts = {status: sum(r.status == status for r in results) for status in STATUSES}
-    text = (f"{counts[PASS]} of {len(results)} functions pass, {counts[FAIL]} fail, "
-            f"{counts[WAITING]} waiting, {counts[NOT_IMPLEMENTED]} not implemented")
+    text = (f"{counts[PASS]} of {len(results)} functions pass{_worth_of(results)}, "
+            f"{counts[FAIL]} fail, {counts[WAITING]} waiting, "
+            f"{counts[NOT_IMPLEMENTED]} not implemented")
     if errors:
         text += f"; {len(errors)} check file(s) could not be loaded"
     return text
@@ -358,6 +377,8 @@ def main(argv=None):
     )
     parser.add_argument("parts", nargs="*", metavar="part",
                         help=f"one or more of: {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--points", action="store_true",
+                        help="list what each function is worth in grading, and stop")
     args = parser.parse_args(argv)
     parts = args.parts or list(PARTS)
     try:
@@ -365,6 +386,9 @@ def main(argv=None):
     except ValueError as err:
         print(f"check: error: {err}", file=sys.stderr)
         return 2
+    if args.points:
+        print("\n".join(points_table(parts)))
+        return 0
     with redirect_stdout(io.StringIO()):  # pytest's own report is not for students
         results, errors = run_checks(parts)
     for result in results:

@@ -7,7 +7,18 @@ Every fact about a student function that the kit's code needs is kept here, once
   ``composed=True`` checks use (``python -m helpers.check`` waits until they are written);
 - ``task``: what kind of work it is (``"backward"`` for a backward pass or a loss with its
   gradient, ``"update"`` for an update rule, ``"plain"`` otherwise), which words the rules use;
-- ``forbids``: what it may not use (keys of ``RULES``).
+- ``forbids``: what it may not use (keys of ``RULES``);
+- ``stand_in``: the name, in ``helpers/stand_ins.py``, of what replaces it while a check of
+  ANOTHER function runs (a class there replaces the whole class of yours; "" when no check of
+  another function calls it, so nothing needs to replace it);
+- ``constant``: True when it takes no argument, so every call gives the same answer;
+- ``points``: what it is worth in grading (None: an equal share of what the part's total,
+  ``PART_POINTS``, leaves after the rows that give their points). A function earns its points
+  when all its checks, visible and hidden, pass.
+
+Adding a function is its code (with solution markers) in ``assignment/``, one row here, its
+visible check in ``tests/assignment/`` and its hidden check; the kit's guide
+``docs/extending.md`` (instructors) says more.
 
 The rules, in words: no code of yours in ``assignment/`` uses ``torch.autograd`` (no
 ``.backward()``, no ``requires_grad``, no ``torch.func``), ``torch.nn`` (its modules, and
@@ -19,6 +30,7 @@ written by hand, losses from their formulas, update rules from theirs. ``helpers
 them, in the self-check and in grading; a function that breaks one fails, whatever it returns.
 """
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,15 @@ ADVICE = {
 
 EVERYWHERE = tuple(RULES)   # nothing in assignment/ may use any of them
 
+# Points of each part in grading; its functions share them (``StudentFunction.points``).
+PART_POINTS = {
+    "linear_classifier": 25,
+    "metrics": 5,
+    "model_selection": 5,
+    "two_layer_net": 25,
+    "fully_connected_networks": 30,
+}
+
 
 @dataclass(frozen=True)
 class StudentFunction:
@@ -58,6 +79,9 @@ class StudentFunction:
     built_from: tuple = ()
     why: str = ""
     forbids: tuple = EVERYWHERE
+    stand_in: str = ""
+    constant: bool = False
+    points: float = None
 
     def advice(self, rule):
         """What to do instead of using ``rule`` (a key of ``RULES``)."""
@@ -74,82 +98,85 @@ def _rows(part, *rows):
 
 FUNCTIONS = {row.name: row for row in [
     *_rows("metrics",
-           ("accuracy", {}),
-           ("confusion_matrix", {}),
+           ("accuracy", {"stand_in": "accuracy"}),
+           ("confusion_matrix", {"stand_in": "confusion_matrix"}),
            ("precision_recall", {})),
     *_rows("model_selection",
-           ("k_fold_indices", {}),
+           ("k_fold_indices", {"stand_in": "k_fold_indices"}),
            ("cross_validate", {})),
     *_rows("linear_classifier",
            ("svm_loss_naive", {"task": "backward"}),
-           ("svm_loss_vectorized", {"task": "backward"}),
+           ("svm_loss_vectorized", {"task": "backward", "stand_in": "svm_loss_vectorized"}),
            ("softmax_loss_naive", {"task": "backward"}),
-           ("softmax_loss_vectorized", {"task": "backward"}),
-           ("sample_batch", {}),
+           ("softmax_loss_vectorized", {"task": "backward",
+                                        "stand_in": "softmax_loss_vectorized"}),
+           ("sample_batch", {"stand_in": "sample_batch"}),
            ("train_linear_classifier", {
+               "stand_in": "train_linear_classifier",
                "built_from": ("sample_batch",),
                "why": "the given SGD loop draws every minibatch with your sample_batch"}),
-           ("predict_linear_classifier", {}),
-           ("svm_get_search_params", {}),
-           ("softmax_get_search_params", {}),
+           ("predict_linear_classifier", {"stand_in": "predict_linear_classifier"}),
+           ("svm_get_search_params", {"constant": True}),
+           ("softmax_get_search_params", {"constant": True}),
            ("test_one_param_set", {
                "built_from": ("train_linear_classifier", "predict_linear_classifier",
                               "softmax_loss_vectorized", "accuracy"),
                "why": "it trains a Softmax classifier (your loss and SGD) and scores it with "
                       "your accuracy"})),
     *_rows("two_layer_net",
-           ("nn_forward_pass", {}),
+           ("nn_forward_pass", {"stand_in": "nn_forward_pass"}),
            ("nn_forward_backward", {
-               "task": "backward",
+               "task": "backward", "stand_in": "nn_forward_backward",
                "built_from": ("nn_forward_pass",),
                "why": "its given first line computes the scores with your nn_forward_pass"}),
-           ("nn_predict", {}),
-           ("nn_sample_batch", {}),
-           ("nn_sgd_step", {"task": "update"}),
-           ("nn_get_search_params", {}),
+           ("nn_predict", {"stand_in": "nn_predict"}),
+           ("nn_sample_batch", {"stand_in": "nn_sample_batch"}),
+           ("nn_sgd_step", {"task": "update", "stand_in": "nn_sgd_step"}),
+           ("nn_get_search_params", {"constant": True}),
            ("find_best_net", {
                "built_from": ("nn_forward_pass", "nn_forward_backward", "nn_predict",
                               "nn_sample_batch", "nn_sgd_step", "accuracy"),
                "why": "it trains TwoLayerNets, whose given training loop calls these functions "
                       "of yours"})),
     *_rows("fully_connected_networks",
-           ("Linear.forward", {}),
-           ("Linear.backward", {"task": "backward"}),
-           ("ReLU.forward", {}),
-           ("ReLU.backward", {"task": "backward"}),
+           ("Linear.forward", {"stand_in": "Linear"}),
+           ("Linear.backward", {"task": "backward", "stand_in": "Linear"}),
+           ("ReLU.forward", {"stand_in": "ReLU"}),
+           ("ReLU.backward", {"task": "backward", "stand_in": "ReLU"}),
            ("Linear_ReLU.forward", {
+               "stand_in": "Linear_ReLU",
                "built_from": ("Linear.forward", "ReLU.forward"),
                "why": "the sandwich layer is Linear.forward followed by ReLU.forward"}),
            ("Linear_ReLU.backward", {
-               "task": "backward",
+               "task": "backward", "stand_in": "Linear_ReLU",
                "built_from": ("Linear_ReLU.forward", "ReLU.backward", "Linear.backward"),
                "why": "it walks back through ReLU.backward and Linear.backward, with the cache "
                       "of your forward"}),
-           ("Dropout.forward", {}),
-           ("Dropout.backward", {"task": "backward"}),
-           ("svm_loss", {"task": "backward"}),
-           ("softmax_loss", {"task": "backward"}),
-           ("TwoLayerNet.__init__", {}),
+           ("Dropout.forward", {"stand_in": "Dropout"}),
+           ("Dropout.backward", {"task": "backward", "stand_in": "Dropout"}),
+           ("svm_loss", {"task": "backward", "stand_in": "svm_loss"}),
+           ("softmax_loss", {"task": "backward", "stand_in": "softmax_loss"}),
+           ("TwoLayerNet.__init__", {"stand_in": "two_layer_net_init"}),
            ("TwoLayerNet.loss", {
-               "task": "backward",
+               "task": "backward", "stand_in": "net_loss",
                "built_from": ("Linear_ReLU.forward", "Linear.forward", "softmax_loss",
                               "Linear.backward", "Linear_ReLU.backward"),
                "why": "the net is built from your layers and your softmax_loss"}),
-           ("FullyConnectedNet.__init__", {}),
+           ("FullyConnectedNet.__init__", {"stand_in": "fully_connected_net_init"}),
            ("FullyConnectedNet.loss", {
-               "task": "backward",
+               "task": "backward", "stand_in": "net_loss",
                "built_from": ("Linear_ReLU.forward", "Dropout.forward", "Linear.forward",
                               "softmax_loss", "Linear.backward", "Dropout.backward",
                               "Linear_ReLU.backward"),
                "why": "the net is built from your layers, your dropout and your softmax_loss"}),
            ("create_solver_instance", {}),
            ("train_best_fc_net", {}),
-           ("get_three_layer_network_params", {}),
-           ("get_five_layer_network_params", {}),
-           ("sgd", {"task": "update"}),
-           ("sgd_momentum", {"task": "update"}),
-           ("rmsprop", {"task": "update"}),
-           ("adam", {"task": "update"})),
+           ("get_three_layer_network_params", {"constant": True}),
+           ("get_five_layer_network_params", {"constant": True}),
+           ("sgd", {"task": "update", "stand_in": "sgd"}),
+           ("sgd_momentum", {"task": "update", "stand_in": "sgd_momentum"}),
+           ("rmsprop", {"task": "update", "stand_in": "rmsprop"}),
+           ("adam", {"task": "update", "stand_in": "adam"})),
 ]}
 
 
@@ -161,3 +188,33 @@ def functions_of(part):
 def composed():
     """``name -> (built_from, why)`` for every function built from others of yours."""
     return {row.name: (row.built_from, row.why) for row in FUNCTIONS.values() if row.built_from}
+
+
+def points(name):
+    """What ``name`` is worth, exactly (a ``Fraction``): its row's ``points``, else an equal
+    share of what its part's total leaves after the rows that give theirs."""
+    row = FUNCTIONS[name]
+    if row.points is not None:
+        return Fraction(row.points)
+    rows = functions_of(row.part)
+    given = sum(Fraction(r.points) for r in rows if r.points is not None)
+    shared = sum(r.points is None for r in rows)
+    return (Fraction(PART_POINTS[row.part]) - given) / shared
+
+
+def worth(name):
+    """What ``name`` is worth, for people: ``2.5``, ``1.36`` (two decimals at most)."""
+    return f"{float(points(name)):.2f}".rstrip("0").rstrip(".")
+
+
+def constant_functions(part):
+    """Names of ``part``'s functions that take no argument: every call gives one answer."""
+    return [row.name for row in functions_of(part) if row.constant]
+
+
+def points_lines():
+    """One Markdown list item per part: its total, then each function and its worth (the list
+    in the student README, kept true by a test)."""
+    return [f"- `{part}` ({total:g} points): "
+            + ", ".join(f"`{row.name}` {worth(row.name)}" for row in functions_of(part))
+            for part, total in PART_POINTS.items()]

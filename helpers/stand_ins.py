@@ -367,28 +367,30 @@ adam = _TorchRule(
 
 # ------------------------------------------------------------- isolation ---
 
-def _module_table(module):
-    """The replacements in one assignment module: ``(attribute, stand-in, names)``."""
-    part = module.__name__.rsplit(".", 1)[-1]
-    table = [("accuracy", accuracy, {"accuracy"})]   # metrics, and imported by two others
-    if part == "metrics":
-        table.append(("confusion_matrix", confusion_matrix, {"confusion_matrix"}))
-    elif part == "model_selection":
-        table.append(("k_fold_indices", k_fold_indices, {"k_fold_indices"}))
-    elif part == "linear_classifier":
-        table += [(name, globals()[name], {name}) for name in (
-            "svm_loss_vectorized", "softmax_loss_vectorized", "sample_batch",
-            "train_linear_classifier", "predict_linear_classifier")]
-    elif part == "two_layer_net":
-        table += [(name, globals()[name], {name}) for name in (
-            "nn_forward_pass", "nn_forward_backward", "nn_predict", "nn_sample_batch",
-            "nn_sgd_step")]
-    elif part == "fully_connected_networks":
-        table += [(name, globals()[name], {f"{name}.forward", f"{name}.backward"})
-                  for name in ("Linear", "ReLU", "Linear_ReLU", "Dropout")]
-        table += [(name, globals()[name], {name}) for name in (
-            "svm_loss", "softmax_loss", "sgd", "sgd_momentum", "rmsprop", "adam")]
-    return [entry for entry in table if hasattr(module, entry[0])]
+def _module_replacements(module, part):
+    """The replacements in the module of ``part``: ``(owner, attribute, stand-in, names)``,
+    one for each ``stand_in`` of the table of student functions (``helpers/functions.py``): a
+    stand-in class replaces the class (for all its methods), a stand-in function replaces a
+    function of the module or a method of its class. A function of another part that the
+    module imports (``accuracy``) is replaced there too."""
+    from helpers.functions import FUNCTIONS
+
+    entries = {}
+    for row in FUNCTIONS.values():
+        class_name, _, attribute = row.name.rpartition(".")
+        if not row.stand_in or (row.part != part and class_name):
+            continue
+        stand_in = globals()[row.stand_in]
+        if class_name and isinstance(stand_in, type):
+            owner, attribute = module, class_name
+        elif class_name:
+            owner = getattr(module, class_name, None)
+        else:
+            owner = module
+        if owner is not None and hasattr(owner, attribute):
+            entry = entries.setdefault((id(owner), attribute), (owner, attribute, stand_in, set()))
+            entry[3].add(row.name)
+    return list(entries.values())
 
 
 def replacements():
@@ -399,19 +401,13 @@ def replacements():
     part (one that fails to import, or exits, must cost only its own checks), and a module
     that is not imported cannot be running.
     """
+    from helpers.functions import PART_POINTS
+
     table = []
-    for part in ("metrics", "model_selection", "linear_classifier", "two_layer_net",
-                 "fully_connected_networks"):
+    for part in PART_POINTS:
         module = sys.modules.get(f"assignment.{part}")
         if module is not None:
-            table += [(module, *entry) for entry in _module_table(module)]
-    fcn = sys.modules.get("assignment.fully_connected_networks")
-    if fcn is not None and hasattr(fcn, "TwoLayerNet") and hasattr(fcn, "FullyConnectedNet"):
-        table += [(fcn.TwoLayerNet, "__init__", two_layer_net_init, {"TwoLayerNet.__init__"}),
-                  (fcn.TwoLayerNet, "loss", net_loss, {"TwoLayerNet.loss"}),
-                  (fcn.FullyConnectedNet, "__init__", fully_connected_net_init,
-                   {"FullyConnectedNet.__init__"}),
-                  (fcn.FullyConnectedNet, "loss", net_loss, {"FullyConnectedNet.loss"})]
+            table += _module_replacements(module, part)
     return table
 
 

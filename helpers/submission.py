@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.functions import PART_POINTS
 from helpers.utils import KIT_ROOT, RUN_MODE_MIME
 
 # Every stub the release writes says this (see instructor/release.py).
@@ -31,8 +32,7 @@ STUB_MARK = ": not implemented yet"
 
 # The student layout, defined once: the parts (assignment/<part>.py, checked by
 # tests/assignment/test_<part>.py), the notebooks and the models they save.
-PARTS = ("linear_classifier", "metrics", "model_selection", "two_layer_net",
-         "fully_connected_networks")
+PARTS = tuple(PART_POINTS)   # helpers/functions.py: the parts and their points
 ASSIGNMENT_FILES = tuple(f"{part}.py" for part in PARTS)
 NOTEBOOKS = ("linear_classifier.ipynb", "two_layer_net.ipynb", "fully_connected_networks.ipynb")
 SAVED_MODELS = ("svm_best.pt", "softmax_best.pt", "two_layer_net_best.pt", "fc_net_best.pt")

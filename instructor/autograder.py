@@ -26,6 +26,7 @@ from pathlib import Path
 
 from helpers import submission
 from helpers.check import PARTS, PASS
+from helpers.functions import FUNCTIONS, points
 from helpers.utils import KIT_ROOT
 from instructor import sandbox
 from instructor.grade import (
@@ -161,17 +162,18 @@ def test_entry(name, score, max_score, output, passed, visibility=VISIBLE):
 
 
 def function_tests(part, entry, max_points):
-    """The entries of one part: one per student function with its share of the part's points
-    (earned as ``instructor.grade.function_passes`` says), its visible checks' verdict shown,
-    and one per function with hidden checks, shown after grades are published (PASS/FAIL and a
-    generic line, as in the feedback file). A part without verdicts gets one entry that says why."""
+    """The entries of one part: one per student function with its points (its row of
+    ``helpers/functions.py``; earned as ``instructor.grade.function_passes`` says), its visible
+    checks' verdict shown, and one per function with hidden checks, shown after grades are
+    published (PASS/FAIL and a generic line, as in the feedback file). A part without verdicts
+    gets one entry that says why."""
     passes = function_passes({part: entry}, part)
     problems = [clean(why) for why in entry.get("errors", []) + [entry.get("sandbox")] if why]
     if not passes:
         return [test_entry(part, 0, max_points, "\n".join(problems) or "no checks ran", False)]
-    share = max_points / len(passes)
     tests = []
     for name, passed in passes.items():
+        share = float(points(name)) if name in FUNCTIONS else 0.0   # helpers/functions.py
         checks = [f for f in entry["functions"] if f["name"] == name]
         shown_lines = [function_line(f) for f in checks if not f.get("hidden")] + problems
         tests.append(test_entry(f"{part}: {name}", share if passed else 0, share,

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from helpers import submission
+from helpers import functions, submission
 from helpers.check import PARTS, PASS
 from instructor import HIDDEN_CHECKS, INSTRUCTOR_ROOT, grade_models, grade_report, sandbox
 from instructor.grade_report import clean
@@ -178,12 +178,17 @@ def function_passes(report, part):
     return passes
 
 
-def part_points(report, part, max_points):
-    """Points for one part, shared equally among its student functions (``function_passes``)."""
+def function_points(report, part):
+    """``[(function, earned, possible)]`` of ``part``: each function of the table of student
+    functions (``helpers/functions.py``) earns its points when ``function_passes`` says so."""
     passes = function_passes(report, part)
-    if not passes:
-        return 0.0
-    return round(max_points * sum(passes.values()) / len(passes), 2)
+    return [(row.name, functions.points(row.name) if passes.get(row.name) else 0,
+             functions.points(row.name)) for row in functions.functions_of(part)]
+
+
+def part_points(report, part):
+    """Points for one part: the sum of its functions' earned points (``function_points``)."""
+    return round(float(sum(earned for _, earned, _ in function_points(report, part))), 2)
 
 
 def max_total(rubric):
@@ -233,13 +238,13 @@ def grade_submission(ctx, sub):
     for part in PARTS:  # check files that the student's code broke at import
         for error in report.get(part, {}).get("errors", []):
             sub.note(f"{part}: {error}")
-    parts = ctx.rubric["parts"]
-    part_scores = {} if sub.fatal else {p: part_points(report, p, parts[p]) for p in PARTS}
+    part_scores = {} if sub.fatal else {p: part_points(report, p) for p in PARTS}
     if sub.fatal:
         model_scores = {}
     row = make_row(ctx, sub, part_scores, model_scores)
+    earned = {} if sub.fatal else {p: function_points(report, p) for p in PARTS}
     feedback = grade_report.feedback_text(sub, report, part_scores, model_scores, row["total"],
-                                          row["max_total"], PARTS, ctx.secrets)
+                                          row["max_total"], PARTS, ctx.secrets, earned)
     return Graded(sub, report, part_scores, model_scores, row, feedback)
 
 
@@ -271,11 +276,16 @@ def grade_path(ctx, path):
 # -------------------------------------------------------------------- main ---
 
 def load_rubric(path):
+    """The rubric at ``path``, checked: it gives every part of the table of student functions
+    (``helpers/functions.py``) the total its functions' points add up to, and names only
+    models the grader knows. Raises ``ValueError`` that says what to fix."""
     rubric = json.loads(Path(path).read_text())
-    missing = [p for p in PARTS if p not in rubric.get("parts", {})]
-    if missing or "models" not in rubric:
+    if "models" not in rubric or not isinstance(rubric.get("parts"), dict):
         raise ValueError(f"{path}: the rubric needs 'parts' for {', '.join(PARTS)} "
                          "and a 'models' list")
+    wrong = rubric_part_problems(rubric["parts"])
+    if wrong:
+        raise ValueError(f"{path}: " + "; ".join(wrong))
     for spec in rubric["models"]:
         if (spec.get("kind") not in grade_models.KINDS
                 or spec.get("file") not in submission.SAVED_MODELS):
@@ -283,6 +293,22 @@ def load_rubric(path):
                              f"{', '.join(submission.SAVED_MODELS)} and a 'kind' among "
                              f"{', '.join(grade_models.KINDS)}")
     return rubric
+
+
+def rubric_part_problems(parts):
+    """What is wrong with a rubric's ``parts`` (part -> points), measured against the table of
+    student functions: a part it does not know, one it misses, a total its functions' points
+    do not add up to."""
+    wrong = [f"parts.{part} is no part of the assignment ({', '.join(PARTS)}): remove it"
+             for part in parts if part not in PARTS]
+    wrong += [f"parts.{part} is missing: give it {functions.PART_POINTS[part]:g} points"
+              for part in PARTS if part not in parts]
+    for part in PARTS:
+        table_total = sum(functions.points(r.name) for r in functions.functions_of(part))
+        if part in parts and parts[part] != table_total:
+            wrong.append(f"parts.{part} is {parts[part]}, but its functions' points in "
+                         f"helpers/functions.py add up to {float(table_total):g}: make them agree")
+    return wrong
 
 
 def feedback_name(sub, zip_path):

@@ -82,14 +82,24 @@ def part_lines(entry, secrets):
     return lines
 
 
-def feedback_text(sub, report, part_scores, model_scores, total, maximum, parts, secrets=()):
-    """The feedback file of one submission."""
+def points_lines(function_points):
+    """One line per student function: ``points for <function>: earned / possible``."""
+    return [f"  points for {name}: {float(earned):.4g} / {float(possible):.4g}"
+            for name, earned, possible in function_points]
+
+
+def feedback_text(sub, report, part_scores, model_scores, total, maximum, parts, secrets=(),
+                  function_points=None):
+    """The feedback file of one submission; ``function_points``: part -> ``[(function, earned,
+    possible)]`` (``instructor.grade.function_points``)."""
+    function_points = function_points or {}
     lines = [f"Feedback for {clean(sub.student_id, 80)} ({clean(sub.name, 100) or 'no name'}), "
              f"{clean(sub.zip_name, 100)}", f"Total: {total:g} / {maximum:g}", ""]
     if sub.problems:
         lines += ["Problems:"] + [f"  - {clean(p)}" for p in sub.problems] + [""]
     for part in parts:
         lines.append(f"{part}: {part_scores.get(part, 0):g} points")
+        lines += points_lines(function_points.get(part, []))
         lines += part_lines(report.get(part, {}), secrets)
     if model_scores:
         lines.append("saved models:")

@@ -407,6 +407,34 @@ def _check_destination(out, source, force):
                            "or pass --force to replace its contents")
 
 
+def _check_table(source, checks):
+    """Raise ``ReleaseError`` with one line per disagreement between the table of student
+    functions (``helpers/functions.py``, when the source has one) and the code
+    (``instructor.table_check``); ``checks``: also whether every function has its checks."""
+    from instructor import table_check
+
+    if not (Path(source) / table_check.TABLE).is_file():
+        return
+    found = table_check.problems(source, checks=checks)
+    if found:
+        raise ReleaseError(f"the table of student functions and the kit disagree "
+                           f"({len(found)} problem(s)); nothing was written:\n" + "\n".join(found))
+
+
+POINTS_PLACEHOLDER = "<!-- POINTS OF EACH FUNCTION -->"
+
+
+def with_points(readme_text, source):
+    """The student README with ``POINTS_PLACEHOLDER`` replaced by what each function is worth
+    (``helpers/functions.py`` of ``source``), so that adding a function changes no README."""
+    if POINTS_PLACEHOLDER not in readme_text:
+        return readme_text
+    from instructor import table_check
+
+    lines = table_check.load_table(source).points_lines()
+    return readme_text.replace(POINTS_PLACEHOLDER, "\n".join(lines))
+
+
 def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None):
     """Write the student release of ``source`` into ``out``; return the list of files written.
 
@@ -421,6 +449,7 @@ def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None
         raise ReleaseError(f"{zip_path} exists; pass --force to replace it")
     if not (source / "assignment").is_dir():
         raise ReleaseError(f"{source} holds none of the kit's files; is it the kit's source?")
+    _check_table(source, checks=False)
     relpaths = student_files(source, layout)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -435,10 +464,8 @@ def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None
             target.write_text(transform(text, str(relpath)), encoding="utf-8")
         readme = source / STUDENT_README
         if readme.is_file():
-            (staging / "README.md").write_text(
-                transform_other(readme.read_text(encoding="utf-8"), STUDENT_README),
-                encoding="utf-8",
-            )
+            text = transform_other(readme.read_text(encoding="utf-8"), STUDENT_README)
+            (staging / "README.md").write_text(with_points(text, source), encoding="utf-8")
         verify_release(staging, solution_lines(source, relpaths))
         if out.exists():
             shutil.rmtree(out)
@@ -466,6 +493,8 @@ def main(argv=None):
                         help="the instructor source tree (default: this kit)")
     args = parser.parse_args(argv)
     try:
+        _check_destination(args.out.resolve(), args.source.resolve(), args.force)
+        _check_table(args.source.resolve(), checks=True)
         files = build_release(args.out, args.source, force=args.force, make_zip=args.zip)
     except ReleaseError as err:
         print(f"release: error: {err}", file=sys.stderr)

@@ -14,29 +14,23 @@ arguments all look alike), and with a plausible mistake otherwise. It is built i
 A module-level ``_CHEAT_ONLY`` (None: every function cheats) lets a test make one function
 cheat while the others stay honest.
 """
+from helpers.functions import constant_functions, functions_of
 from helpers.utils import KIT_ROOT
-from instructor import release
 
 PARTS = ("two_layer_net", "fully_connected_networks")
 
-# Functions whose result cannot depend on a call: they take no argument, so every call looks
-# like the visible checks' call and the cheat always gives the reference answer. A hard-coded
-# answer is the honest answer there; no hidden check can tell them apart.
-CONSTANT_FUNCTIONS = {
-    "two_layer_net": ("nn_get_search_params",),
-    "fully_connected_networks": ("get_three_layer_network_params", "get_five_layer_network_params"),
-}
+# Functions whose result cannot depend on a call (``constant`` in helpers/functions.py): they
+# take no argument, so every call looks like the visible checks' call and the cheat always
+# gives the reference answer. A hard-coded answer is the honest answer there; no hidden check
+# can tell them apart.
+CONSTANT_FUNCTIONS = {part: tuple(constant_functions(part)) for part in PARTS}
 
 
 def student_functions(part):
-    """Names (``function`` or ``Class.method``) of the functions holding a solution region."""
-    lines = (KIT_ROOT / "assignment" / f"{part}.py").read_text().splitlines(keepends=True)
-    names = []
-    for index, line in enumerate(lines):
-        begin = release.BEGIN.match(line.rstrip("\n"))
-        if begin:
-            names.append(release.enclosing_function(lines, index, begin["indent"]))
-    return list(dict.fromkeys(names))
+    """Names (``function`` or ``Class.method``) of ``part``'s student functions, in file order
+    (the table of student functions; ``instructor.table_check`` keeps it in step with the
+    solution regions)."""
+    return [row.name for row in functions_of(part)]
 
 
 COMMON = '''

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import submission
+from helpers import functions, submission
 from helpers.utils import KIT_ROOT
 from instructor import grade, grade_report, release, sandbox
 from instructor.tests.kit import hostile
@@ -457,11 +457,37 @@ def test_a_failing_hidden_check_costs_the_whole_share_of_its_function():
     visible = [entry(n, "PASS", False) for n in names]
     hidden = [entry(n, "FAIL" if n == "confusion_matrix" else "PASS", True) for n in names]
     report = {"metrics": {"errors": [], "functions": visible + hidden}}
-    assert grade.part_points(report, "metrics", 6) == 4.0, \
-        "two of three functions pass all their checks: 2/3 of the points, not 5/6"
+    worth = {name: functions.points(name) for name in names}
+    assert grade.part_points(report, "metrics") == round(
+        float(worth["accuracy"] + worth["precision_recall"]), 2), \
+        "two of three functions pass all their checks: their points, not 5/6 of the part"
+    assert [(name, earned) for name, earned, _ in grade.function_points(report, "metrics")] == \
+        [("accuracy", worth["accuracy"]), ("confusion_matrix", 0),
+         ("precision_recall", worth["precision_recall"])]
     report["metrics"]["functions"].append(entry("k_fold_indices_helper", "PASS", True))
-    assert grade.part_points(report, "metrics", 8) == 6.0, \
-        "a function with hidden checks only counts once, like every other"
+    assert grade.part_points(report, "metrics") == round(
+        float(worth["accuracy"] + worth["precision_recall"]), 2), \
+        "a function the table does not know earns nothing, and takes nothing from the others"
+
+
+def test_a_rubric_that_disagrees_with_the_table_stops_grading_before_any_zip(tmp_path):
+    rubric = json.loads(grade.RUBRIC_PATH.read_text())
+    rubric["parts"]["metrics"] += 1
+    rubric["parts"]["written_answers"] = 3
+    del rubric["parts"]["model_selection"]
+    path = tmp_path / "rubric.json"
+    path.write_text(json.dumps(rubric))
+    zips = tmp_path / "zips"
+    zips.mkdir()
+    (zips / "s01_submission.zip").write_bytes(b"never opened")
+    with pytest.raises(ValueError) as error:
+        grade.grade_folder(zips, tmp_path / "out", rubric_path=path)
+    message = str(error.value)
+    assert "parts.written_answers is no part of the assignment" in message
+    assert "parts.model_selection is missing: give it 5 points" in message
+    assert "parts.metrics is 6, but its functions' points in helpers/functions.py add up " \
+        "to 5: make them agree" in message
+    assert not (tmp_path / "out").exists(), "nothing was graded or written"
 
 
 # ------------------------------------------------------------- issue 12 ---

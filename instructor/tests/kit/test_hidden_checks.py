@@ -14,6 +14,7 @@ import shutil
 
 import pytest
 
+from helpers import functions
 from instructor import HIDDEN_CHECKS, grade
 from instructor.tests.kit import cheating
 from instructor.tests.kit.runner import lay_reference_solutions, run_in
@@ -176,8 +177,7 @@ def test_the_grader_takes_the_share_of_every_hard_coded_function(graded_cheat):
         # visible checks, composed with the cheat's nets, pass too.
         earning = [name for name in cheating.CONSTANT_FUNCTIONS[part]
                    if results[part][(name, False)] == "PASS"]
-        functions = cheating.student_functions(part)
-        expected = round(parts[part] * len(earning) / len(functions), 2)
+        expected = round(float(sum(functions.points(name) for name in earning)), 2)
         assert row[part] == expected, \
             f"{part}: {row[part]} points; only {earning} earn theirs ({expected} of {parts[part]})"
     for part in set(parts) - set(cheating.PARTS):
