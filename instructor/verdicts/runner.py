@@ -37,7 +37,7 @@ from instructor import HIDDEN_CHECKS
 
 from . import proxy
 from .sandboxed import SandboxLauncher
-from .session import Budget, WorkerSession, plain_launcher
+from .session import CHECKS_TEMP, Budget, WorkerSession, plain_launcher
 from .unprivileged import UserLauncher
 
 CHECK_FOLDERS = ("tests/assignment", "tests/hidden")
@@ -175,7 +175,7 @@ def run_pytest(checks_dir, parts, session):
     files = [str(checks_dir / folder / f"test_{part}.py") for folder in CHECK_FOLDERS
              for part in parts if (checks_dir / folder / f"test_{part}.py").is_file()]
     collector = _TrustedCollector(checks_dir, parts, session)
-    basetemp = session.scratch / "pytest"   # checks' tmp_path: the worker saves models there
+    basetemp = session.scratch / CHECKS_TEMP  # checks' tmp_path: the worker saves models there
     args = ["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
             "--import-mode=importlib", "-W", "ignore::DeprecationWarning",
             "--rootdir", str(checks_dir), "--basetemp", str(basetemp), *files]

@@ -36,6 +36,7 @@ WORKER_FILES = ("wire.py", "peer.py", "worker.py")
 WORKER_FOLDER = "_verdict_worker"   # in the student's folder: the worker's program
 SCRATCH_FOLDER = "_scratch"          # in the student's folder: the worker's home and temp
 MAX_PART_CRASHES = 5                 # workers a part may end before the rest of it fails
+CHECKS_TEMP = "pytest"               # in the scratch folder: pytest's basetemp (tmp_path)
 STUDENT_CODE_FILE = "<the student's code>"  # the file name of every warning re-emitted here
 
 
@@ -221,7 +222,20 @@ class WorkerSession(peer.Hooks):
         process, self.process, self.link = self.process, None, None
         if self.watchdog is not None:
             self.watchdog.stop()
-        return None if process is None else _reap(process, self.output, grace)
+        code = None if process is None else _reap(process, self.output, grace)
+        if self.watchdog is not None and self.watchdog.kind == "scratch":
+            self._clear_scratch()  # else every fresh worker would find it full again
+        self.watchdog = None
+        return code
+
+    def _clear_scratch(self):
+        """Empty the scratch folder (it overflowed), keeping the checks' ``tmp_path`` root."""
+        for path in self.scratch.iterdir():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        (self.scratch / CHECKS_TEMP).mkdir(exist_ok=True)
 
     close = stop
 

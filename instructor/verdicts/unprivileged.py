@@ -32,14 +32,14 @@ def worker_ids(user=WORKER_USER):
 
 def open_to_worker(folder, uid, gid):
     """Let the worker read ``folder`` (its copy of the release) and own its scratch folder:
-    read and search rights for others on the copy and on the folders above it, up to the
-    first one that already grants search."""
+    read rights for others on the copy, and search rights (not listing) on every folder above
+    it that lacks them (private temporary folders)."""
     folder = Path(folder)
     for path in [folder, *folder.parents]:
         mode = path.stat().st_mode
-        if mode & stat.S_IXOTH and path != folder:
-            break
-        os.chmod(path, mode | stat.S_IXOTH | (stat.S_IROTH if path == folder else 0))
+        wanted = mode | stat.S_IXOTH | (stat.S_IROTH if path == folder else 0)
+        if wanted != mode:
+            os.chmod(path, wanted)
     for current, dirs, files in os.walk(folder):
         for name in dirs:
             path = os.path.join(current, name)

@@ -64,7 +64,7 @@ class Watchdog:
     def __init__(self, process, scratch, memory_bytes, scratch_bytes, kill):
         self.process, self.scratch, self.kill = process, Path(scratch), kill
         self.memory_bytes, self.scratch_bytes = memory_bytes, scratch_bytes
-        self.reason = None
+        self.reason = self.kind = None   # kind: "memory" or "scratch"
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
@@ -73,9 +73,11 @@ class Watchdog:
         while not self.stopped.wait(POLL_SECONDS):
             memory = tree_memory(self.process.pid)
             if memory > self.memory_bytes:
+                self.kind = "memory"
                 self.reason = (f"its processes held {memory >> 20} MB of memory together, more "
                                f"than the {self.memory_bytes >> 20} MB allowed")
             elif self.scratch_bytes and folder_size(self.scratch) > self.scratch_bytes:
+                self.kind = "scratch"
                 self.reason = (f"it wrote more than {self.scratch_bytes >> 20} MB to its "
                                "scratch folder")
             if self.reason:
