@@ -65,3 +65,30 @@ def test_the_watchdog_sums_the_whole_process_tree():
     finally:
         os.killpg(process.pid, 9)
         process.wait()
+
+
+def test_a_warning_from_the_worker_opens_no_file(tmp_path):
+    """A frame's warning names a FIFO (the worker's frames are the student's to forge):
+    re-emitted and formatted in the grader, it must not open it (that would block)."""
+    import threading
+    import warnings
+
+    from instructor.verdicts.session import STUDENT_CODE_FILE, WorkerSession
+
+    fifo = tmp_path / "warning.py"
+    os.mkfifo(fifo)
+    session = WorkerSession.__new__(WorkerSession)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        session.incoming({"warnings": [["UserWarning", "look at my source", str(fifo), 1]]})
+    (warning,) = caught
+    assert warning.filename == STUDENT_CODE_FILE and str(fifo) in str(warning.message)
+    formatted = []
+    thread = threading.Thread(target=lambda: formatted.append(warnings.formatwarning(
+        warning.message, warning.category, warning.filename, warning.lineno)), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    if thread.is_alive():  # unblock the reader before failing
+        with open(fifo, "w"):
+            pass
+    assert formatted, "formatting the warning opened the FIFO and blocked"
