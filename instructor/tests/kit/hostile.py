@@ -336,7 +336,8 @@ if not _os.environ.get("KIT_DAEMON_STARTED"):
               stdin=_sp.DEVNULL, stdout=_sp.DEVNULL, stderr=_sp.DEVNULL)
 """
 
-# accuracy starts five processes of 1 GB each (each under the per-process limit).
+# precision_recall (which no other function calls) starts five processes of 1 GB each, each
+# under the per-process limit.
 MEMORY_TREE = """
 
 import subprocess as _sp
@@ -344,7 +345,7 @@ import sys as _sys
 import time as _time
 
 
-def accuracy(y_true, y_pred):
+def precision_recall(y_true, y_pred, num_classes):
     hogs = [_sp.Popen([_sys.executable, "-c", "import time; b = b'x' * 2**30; time.sleep(120)"])
             for _ in range(5)]
     _time.sleep(60)

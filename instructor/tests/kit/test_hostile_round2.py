@@ -139,7 +139,7 @@ def test_memory_and_disk_are_bounded_over_the_whole_worker(round2):
     row = round2["rows"]["tree01"]
     assert "of memory together" in row["problems"], row["problems"]
     assert "to its scratch folder" in row["problems"], row["problems"]
-    assert row["metrics"] > 0, "precision_recall and confusion_matrix keep their shares"
+    assert row["metrics"] > 0, "accuracy and confusion_matrix keep their shares"
     only_lost(row, "metrics", "linear_classifier")
 
 
