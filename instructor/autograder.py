@@ -48,16 +48,22 @@ from instructor.grade_zip import (
     verify_bytes,
     verify_zip,
 )
+from instructor.verdicts import unprivileged
 from instructor.verdicts.session import PLAIN_UNPROTECTED
 
 SETTINGS_FILE = "autograder.json"      # in the zip's root: what the instructor chose at build
 RELEASE_FOLDER = "student_release"     # in the zip's root: the student release, prebuilt
 DATA_FOLDER = "data"                   # in the zip's root: holds cifar-10-batches-py/
 DEFAULT_SETTINGS = {"timeout": 300.0, "call_timeout": None, "memory_mb": 6144,
-                    "time_limit": 1800}
+                    "time_limit": 1800, "allow_unprotected": False,
+                    "worker_user": unprivileged.WORKER_USER}
 MARGIN_SECONDS = 60                    # the supervisor stops grading this long before the limit
 VISIBLE, AFTER_PUBLISHED, HIDDEN = "visible", "after_published", "hidden"
 NOT_FINISHED = "Grading did not finish; tell the course staff."
+GRADED_FILE = ".graded.json"           # in results/: the grading child's results, made final
+                                       # by the supervisor once the worker's user is gone
+REFUSED = ("The autograder could not protect grading in this container (no working bubblewrap "
+           "and no unprivileged worker user); tell the course staff.")
 
 
 # --------------------------------------------------------------- settings ---
@@ -232,30 +238,65 @@ def write_results(root, results):
 
 # ---------------------------------------------------------------- grading ---
 
-def protections(reason):
-    """Lines for the log (stdout, which only staff see): which sandbox protections held."""
+WORKER_USER_PROTECTS = (
+    "the worker runs as the unprivileged user of the settings' worker_user (setup.sh makes "
+    f"'{unprivileged.WORKER_USER}'): it cannot read {KIT_ROOT} (reference solutions, hidden "
+    "checks, rubric), write the results or signal the grader; every process of that user is "
+    "killed before results.json is written",
+    "not isolated: it sees the container's other files and processes, and the network is "
+    "blocked in Python only",
+)
+
+
+def protection(reason, settings):
+    """How the worker runs here: ``("sandbox" | "user" | "none" | "refuse", log lines)``; the
+    lines (stdout and a staff-only entry of results.json) say which protections held."""
     if reason is None:
-        return ["sandbox: bubblewrap works in this container; the worker runs in the sandbox "
-                "(README, 'The sandbox'); verdicts in a trusted process"]
-    return [f"sandbox: not available in this container ({reason}); graded as with "
-            "--no-sandbox:"] + [f"  - {line}" for line in PLAIN_UNPROTECTED]
+        return "sandbox", ["sandbox: bubblewrap works in this container; the worker runs in the "
+                           "sandbox (README, 'The sandbox'); verdicts in a trusted process"]
+    lines = [f"sandbox: bubblewrap FAILED in this container ({reason})"]
+    if os.geteuid() == 0 and unprivileged.worker_ids(settings["worker_user"]) is not None:
+        return "user", lines + [f"  - {line}" for line in WORKER_USER_PROTECTS]
+    if not settings.get("allow_unprotected"):
+        return "refuse", lines + ["no unprivileged worker user either: grading refused (build "
+                                  "the autograder with --allow-unprotected to grade anyway)"]
+    return "none", lines + ["graded as with --no-sandbox (built with --allow-unprotected):"] + [
+        f"  - {line}" for line in PLAIN_UNPROTECTED]
+
+
+def close_source(root):
+    """The kit's source and the results folder, root's only (the worker's user is another)."""
+    for folder in (KIT_ROOT, Path(root) / "results"):
+        os.chmod(folder, 0o700)
 
 
 def grade(root, settings):
     """Grade the upload in ``root/submission`` with the local grader's functions; returns
-    the results dict. Student code runs only in the worker (sandboxed where bwrap works)."""
+    the results dict. Student code runs only in the worker (sandboxed where bwrap works, else
+    as an unprivileged user)."""
     start = time.monotonic()
     reason = sandbox.unavailable_reason()
-    print("\n".join(protections(reason)), flush=True)
+    mode, lines = protection(reason, settings)
+    print("\n".join(lines), flush=True)
+    staff = test_entry("sandbox (staff only)", 0, 0, "\n".join(lines), mode != "refuse", HIDDEN)
+    if mode == "refuse":
+        results = failure_results(REFUSED, time.monotonic() - start)
+        results["tests"].append(staff)
+        return results
+    if mode == "user":
+        close_source(root)
     rubric = load_rubric(RUBRIC_PATH)
     verify, path = submission_source(Path(root) / "submission")
     with tempfile.TemporaryDirectory(prefix="autograder-") as workdir:
         ctx = make_context(workdir, rubric, settings["timeout"], settings["memory_mb"],
                            reason is None, settings["call_timeout"],
                            release_dir=KIT_ROOT / RELEASE_FOLDER)
+        ctx.worker_user = settings["worker_user"] if mode == "user" else None
         graded = grade_guarded(ctx, verify, path)
     print(graded.feedback, flush=True)
-    return results_for(graded, rubric, time.monotonic() - start)
+    results = results_for(graded, rubric, time.monotonic() - start)
+    results["tests"].append(staff)
+    return results
 
 
 # ------------------------------------------------------------- supervisor ---
@@ -303,6 +344,8 @@ def supervise(root, settings):
     is on disk from the first moment, and says why whenever the child did not write one."""
     start = time.monotonic()
     write_results(root, failure_results(NOT_FINISHED, 0))
+    graded = Path(root) / "results" / GRADED_FILE
+    graded.unlink(missing_ok=True)
     child = subprocess.Popen([sys.executable, "-m", "instructor.autograder", "grade"],
                              cwd=KIT_ROOT)
     limit = deadline_seconds(settings)
@@ -310,13 +353,24 @@ def supervise(root, settings):
         code = child.wait(timeout=limit)
     except subprocess.TimeoutExpired:
         kill_tree(child)
+        code = None
+    # Last: no process of the worker's user is left to change anything after this.
+    unprivileged.kill_user_processes(settings["worker_user"])
+    if code is None:
         why = (f"Grading took longer than {limit:.0f} s and was stopped; endless loops in "
                "several functions can do that. Fix them and submit again.")
         write_results(root, failure_results(why, time.monotonic() - start))
         return 1
-    if code != 0:
+    try:
+        results = json.loads(graded.read_text()) if code == 0 else None
+    except (OSError, ValueError):
+        results = None
+    if results is None:
+        code = code or 1
         why = f"The autograder failed (exit code {code}); tell the course staff."
-        write_results(root, failure_results(why, time.monotonic() - start))
+        results = failure_results(why, time.monotonic() - start)
+    write_results(root, results)
+    graded.unlink(missing_ok=True)
     return code
 
 
@@ -342,7 +396,11 @@ def main(argv=None):
     root, settings = autograder_root(), load_settings()
     if step == "run":
         return supervise(root, settings)
-    write_results(root, grade(root, settings))
+    results = grade(root, settings)
+    partial = Path(root) / "results" / f"{GRADED_FILE}.partial"
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(json.dumps(results))
+    os.replace(partial, partial.with_name(GRADED_FILE))
     return 0
 
 

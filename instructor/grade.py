@@ -68,6 +68,7 @@ class Context:
     protected: bool = True          # the worker in the bubblewrap sandbox (not --no-sandbox)
     secrets: frozenset = frozenset()
     call_timeout: float = None      # seconds per call into student code (None: timeout / 4)
+    worker_user: str = None         # unsandboxed: run the worker as this user (unprivileged.py)
     test_sets: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -120,7 +121,9 @@ def make_kit(ctx, sub):
 # ----------------------------------------------------------------- models ---
 
 def test_set(ctx, preprocess):
-    """The CIFAR-10 test split preprocessed as ``preprocess`` says, cached per setting."""
+    """The CIFAR-10 test split preprocessed as ``preprocess`` says, and the first
+    ``TRAIN_SAMPLE`` training images the same way: ``(X_test, y_test, X_train, y_train)``,
+    cached per setting."""
     key = json.dumps(preprocess, sort_keys=True)
     with ctx.lock:
         if key not in ctx.test_sets:
@@ -129,8 +132,17 @@ def test_set(ctx, preprocess):
             options = dict(preprocess)
             options["dtype"] = getattr(torch, options.get("dtype", "float64"))
             data = preprocess_cifar10(**options, device="cpu")
-            ctx.test_sets[key] = (data["X_test"], data["y_test"])
+            ctx.test_sets[key] = (data["X_test"], data["y_test"],
+                                  data["X_train"][:TRAIN_SAMPLE].clone(),
+                                  data["y_train"][:TRAIN_SAMPLE].clone())
         return ctx.test_sets[key]
+
+
+# Every student has the test split's labels, so a model can be fitted to it. Such a model scores
+# far better on the test split than on the training images it claims to have learnt from, where
+# an honest model scores at least about as well (it has seen them, or images like them).
+TRAIN_SAMPLE = 5000
+FIT_ON_TEST_MARGIN = 0.03
 
 
 def points_for_accuracy(accuracy, thresholds):
@@ -151,12 +163,19 @@ def score_models(ctx, sub):
             scores[spec["file"]] = (None, 0, "missing")
             continue
         preprocess = spec.get("preprocess", {})
-        X_test, y_test = test_set(ctx, preprocess)
+        X_test, y_test, X_train, y_train = test_set(ctx, preprocess)
         try:
             accuracy = grade_models.score(spec["kind"], data, X_test, y_test, preprocess,
                                           MODEL_SECONDS)
+            train_accuracy = grade_models.score(spec["kind"], data, X_train, y_train,
+                                                preprocess, MODEL_SECONDS)
         except grade_models.ModelError as err:
             scores[spec["file"]] = (None, 0, f"could not be scored: {err}")
+            continue
+        if accuracy > train_accuracy + FIT_ON_TEST_MARGIN:
+            scores[spec["file"]] = (accuracy, 0, (
+                f"test accuracy {accuracy:.4f} but {train_accuracy:.4f} on training images: "
+                "fitted to the test split? 0 points"))
             continue
         points = points_for_accuracy(accuracy, spec["thresholds"])
         scores[spec["file"]] = (accuracy, points, f"test accuracy {accuracy:.4f}")

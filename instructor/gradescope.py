@@ -137,6 +137,9 @@ def parse_args(argv):
                         help="seconds for each call into student code (default: --timeout / 4)")
     parser.add_argument("--memory-mb", type=int, default=DEFAULT_SETTINGS["memory_mb"],
                         help="memory limit of each process running student code")
+    parser.add_argument("--allow-unprotected", action="store_true",
+                        help="grade even where neither bubblewrap nor the unprivileged worker "
+                             "user is available (the worker then runs as root; default: refuse)")
     parser.add_argument("--time-limit", type=int, default=DEFAULT_SETTINGS["time_limit"],
                         help="the autograder time limit set on Gradescope, in seconds; "
                              "grading stops a minute before it, with a results file")
@@ -146,7 +149,8 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     settings = {"timeout": args.timeout, "call_timeout": args.call_timeout,
-                "memory_mb": args.memory_mb, "time_limit": args.time_limit}
+                "memory_mb": args.memory_mb, "time_limit": args.time_limit,
+                "allow_unprotected": args.allow_unprotected}
     try:
         path = build_autograder(args.out_dir, args.with_data, settings)
     except (FileNotFoundError, ValueError, release.ReleaseError) as err:

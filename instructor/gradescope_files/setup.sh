@@ -3,7 +3,8 @@
 # the autograder's image. Two steps:
 #   1. install: Python, bubblewrap and the pinned requirements in a virtual environment
 #      ($AUTOGRADER_ROOT/venv), torch and torchvision as CPU wheels from download.pytorch.org;
-#   2. data: CIFAR-10 in ./data/cifar-10-batches-py, checked when the zip ships it (built with
+#   2. the unprivileged user 'kitworker' (the worker runs as it where bubblewrap cannot);
+#   3. data: CIFAR-10 in ./data/cifar-10-batches-py, checked when the zip ships it (built with
 #      --with-data), else downloaded through torchvision.
 # KIT_SETUP_SKIP_INSTALL=1 skips step 1: the python3 on PATH already has the requirements
 # (the kit's tests do this, offline, with the kit's own virtual environment).
@@ -21,6 +22,12 @@ if [ "${KIT_SETUP_SKIP_INSTALL:-0}" != "1" ]; then
     "$ROOT/venv/bin/pip" install --index-url https://download.pytorch.org/whl/cpu \
         $(grep -E '^(torch|torchvision)==' requirements.txt)
     "$ROOT/venv/bin/pip" install -r requirements.txt
+fi
+
+# The worker's own unprivileged user, for containers where bubblewrap cannot run
+# (instructor/verdicts/unprivileged.py): the autograder then closes this source to it.
+if [ "$(id -u)" = 0 ] && ! id -u kitworker >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin kitworker
 fi
 
 PYTHON="$ROOT/venv/bin/python3"

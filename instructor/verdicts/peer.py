@@ -71,6 +71,10 @@ class Hooks:
     def deadline(self):
         return None
 
+    def original(self, value):
+        """The object a callback gets for ``value`` of this side's request (``{"t": "out"}``)."""
+        return value
+
     def outgoing(self):
         """Extra fields for every frame this side sends."""
         return {}
@@ -161,8 +165,8 @@ class Peer:
 
     def serve(self, message, data):
         """Run one incoming call and send its answer."""
-        decoder = Decoder(self.hooks, data, limits=self.limits,
-                          outer=self.waiting[-1] if self.waiting else ())
+        outer = [self.hooks.original(v) for v in self.waiting[-1]] if self.waiting else ()
+        decoder = Decoder(self.hooks, data, limits=self.limits, outer=outer)
         try:
             body = decoder.decode(message.get("body"))
         except wire.Unsendable as err:  # well formed, but names what this side does not know

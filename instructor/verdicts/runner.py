@@ -30,7 +30,7 @@ import pytest
 import torch
 
 from helpers import stand_ins
-from helpers.check import PARTS, FunctionResult, _Collector, _first_line, defining_part
+from helpers.check import PARTS, PASS, FunctionResult, _Collector, _first_line, defining_part
 from helpers.submission import stubbed_functions
 from helpers.utils import KIT_ROOT
 from instructor import HIDDEN_CHECKS
@@ -38,7 +38,8 @@ from instructor.grading import rules
 
 from . import proxy
 from .sandboxed import SandboxLauncher
-from .session import Budget, WorkerSession, plain_launcher
+from .session import CHECKS_TEMP, Budget, WorkerSession, plain_launcher
+from .unprivileged import UserLauncher
 
 CHECK_FOLDERS = ("tests/assignment", "tests/hidden")
 # No __init__.py: the checks are imported by path (--import-mode=importlib), so pytest never
@@ -113,6 +114,9 @@ class _TrustedCollector(_Collector):
         super().__init__()
         self.checks_dir, self.parts, self.session = checks_dir, parts, session
         self.load_errors, self.defining = {}, {}
+        self.checks_of = {}   # id(FunctionResult) -> node ids of the checks it owns
+        self.passed = set()   # node ids of the checks whose call passed
+        self.exit_status = None
 
     def owners(self, item):
         hidden = self.checks_dir / "tests" / "hidden" in item.path.parents
@@ -130,6 +134,9 @@ class _TrustedCollector(_Collector):
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session):
+        for item in session.items:  # a function passes only with a PASS for each of these
+            for result in self.owners(item):
+                self.checks_of.setdefault(id(result), []).append(item.nodeid)
         # The checks are in memory now; nothing of them stays on disk for the worker to find.
         for path in self.checks_dir.iterdir():
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -137,6 +144,24 @@ class _TrustedCollector(_Collector):
             error = self.session.load(part)
             if error:
                 self.load_errors[part] = error
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item):
+        # a worker of another user writes the check's tmp_path (saved models)
+        give = getattr(self.session.launcher, "give", None)
+        path = getattr(item, "funcargs", {}).get("tmp_path")
+        if give is not None and path is not None:
+            give(path)
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" and report.passed:
+            self.passed.add(report.nodeid)
+
+    def unverified(self, result):
+        """Whether a check of ``result``'s function gave no recorded PASS (it never ran: the
+        run stopped early)."""
+        return any(nodeid not in self.passed for nodeid in self.checks_of.get(id(result), ()))
 
     @pytest.hookimpl
     def pytest_collectreport(self, report):
@@ -151,12 +176,12 @@ def run_pytest(checks_dir, parts, session):
     files = [str(checks_dir / folder / f"test_{part}.py") for folder in CHECK_FOLDERS
              for part in parts if (checks_dir / folder / f"test_{part}.py").is_file()]
     collector = _TrustedCollector(checks_dir, parts, session)
-    basetemp = session.scratch / "pytest"   # checks' tmp_path: the worker saves models there
+    basetemp = session.scratch / CHECKS_TEMP  # checks' tmp_path: the worker saves models there
     args = ["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
             "--import-mode=importlib", "-W", "ignore::DeprecationWarning",
             "--rootdir", str(checks_dir), "--basetemp", str(basetemp), *files]
     with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(args, plugins=[collector])
+        collector.exit_status = pytest.main(args, plugins=[collector])
     return collector
 
 
@@ -178,9 +203,14 @@ def build_report(collector, session, parts, student_dir):
             continue
         if name in still_stubbed(student_dir, part):
             result.not_implemented = True
+        elif result.status == PASS and collector.unverified(result):
+            result.failures.append(NO_VERDICT)
         report[part]["functions"].append({"name": name, "status": result.status,
                                           "failures": result.failures[:3], "hidden": hidden})
+    stopped = _stopped(collector.exit_status)
     for part in parts:
+        if stopped:
+            report[part]["sandbox"] = stopped
         report[part]["functions"].sort(key=lambda f: f["hidden"])  # visible first, as before
         if part in collector.load_errors:
             report[part]["errors"].append(collector.load_errors[part])
@@ -190,6 +220,18 @@ def build_report(collector, session, parts, student_dir):
             report[part]["incidents"] = list(session.incidents[part])
             report[part]["log"] = session.logs.get(part, "")
     return report
+
+
+NO_VERDICT = "a check of it gave no verdict (the run of the checks stopped before it)"
+
+
+def _stopped(exit_status):
+    """Why the pytest run counts as a grader failure (interrupted, crashed), or None."""
+    if exit_status in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return None
+    name = getattr(exit_status, "name", repr(exit_status)).lower().replace("_", " ")
+    return f"the grader failed: the run of the checks ended {name}, not with a verdict for " \
+           "every check"
 
 
 def check_in_this_process(student_dir, parts, launcher, budget, checks, block_network=False):
@@ -271,7 +313,7 @@ def _child(connection, *args):
 
 
 def run_trusted_checks(student_dir, parts=PARTS, launcher=None, timeout=300.0, *,
-                       call_timeout=None, checks=None, block_network=False):
+                       call_timeout=None, checks=None, block_network=False, memory_mb=6144):
     """Grade the student's files in ``student_dir`` with the checks of ``parts``.
 
     ``launcher(argv, cwd, env) -> Popen`` starts the worker (picklable: a function of an
@@ -280,7 +322,8 @@ def run_trusted_checks(student_dir, parts=PARTS, launcher=None, timeout=300.0, *
     budget of each part, ``call_timeout`` of each call (default ``timeout / 4``); ``checks`` the
     check files from ``read_checks`` (default: this source's). Returns the report dict.
     """
-    budget = Budget(float(timeout), float(call_timeout or max(5.0, timeout / 4)))
+    budget = Budget(float(timeout), float(call_timeout or max(5.0, timeout / 4)),
+                    memory_mb=int(memory_mb))
     checks = read_checks() if checks is None else checks
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
@@ -317,6 +360,8 @@ def launcher_for(ctx):
     itself (it has no network namespace then)."""
     if ctx.protected:
         return SandboxLauncher(memory_mb=ctx.memory_mb), False
+    if ctx.worker_user:
+        return UserLauncher(memory_mb=ctx.memory_mb, user=ctx.worker_user), True
     return functools.partial(plain_launcher, memory_mb=ctx.memory_mb), True
 
 
@@ -330,7 +375,7 @@ def grade_checks(ctx, sub, kit):
     launcher, block_network = launcher_for(ctx)
     report = run_trusted_checks(kit, PARTS, launcher, ctx.timeout,
                                 call_timeout=ctx.call_timeout, checks=_CHECKS[ctx.release_dir],
-                                block_network=block_network)
+                                block_network=block_network, memory_mb=ctx.memory_mb)
     # grade_submission reports the errors (an import that failed)
     for part, entry in report.items():
         sub.problems += [f"{part}: {why}" for why in entry.get("incidents", [])

@@ -28,12 +28,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import peer, wire
+from . import inputs, peer, wire
+from .watchdog import Watchdog
 
 MAX_OUTPUT_BYTES = 16 * 2**20
 WORKER_FILES = ("wire.py", "peer.py", "worker.py")
 WORKER_FOLDER = "_verdict_worker"   # in the student's folder: the worker's program
 SCRATCH_FOLDER = "_scratch"          # in the student's folder: the worker's home and temp
+MAX_PART_CRASHES = 5                 # workers a part may end before the rest of it fails
+CHECKS_TEMP = "pytest"               # in the scratch folder: pytest's basetemp (tmp_path)
+STUDENT_CODE_FILE = "<the student's code>"  # the file name of every warning re-emitted here
 
 
 class StudentCodeError(BaseException):
@@ -53,11 +57,15 @@ class _Aborted(Exception):
 
 @dataclass(frozen=True)
 class Budget:
-    """Seconds of student code: per part, per call, and to start the worker (not counted)."""
+    """Seconds of student code per part (starting the worker included) and per call, the most
+    a start may take, and the limits on the whole worker: memory of its process tree and size
+    of its scratch folder (watchdog.py)."""
 
     part_seconds: float = 300.0
     call_seconds: float = 60.0
     start_seconds: float = 120.0
+    memory_mb: int = 6144
+    scratch_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class ImportRequest:
 # --------------------------------------------------------------- launching ---
 
 def _limit_worker(memory_mb):
-    def apply():
+    def apply():  # after a change of user (Popen's user=), which clears the parent-death signal
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
@@ -98,14 +106,17 @@ PLAIN_UNPROTECTED = (
 )
 
 
-def plain_launcher(argv, cwd, env, memory_mb=6144, net_prefix=()):
+def plain_launcher(argv, cwd, env, memory_mb=6144, net_prefix=(), as_user=None):
     """Start the worker as a plain subprocess: own session, memory and file-size limits, no
     core dumps, killed when its parent dies, and ``net_prefix`` (e.g. ``unshare --net``) in
-    front. It runs as the grader's user: it stops accidents and crude attacks on the checks'
-    process, not writes to the grader's files (that needs a sandbox launcher)."""
+    front. It runs as the grader's user, or as ``as_user`` (``(uid, gid)``, see
+    unprivileged.py): it stops accidents and crude attacks on the checks' process, not writes
+    to the grader's files (that needs a sandbox launcher or another user)."""
+    user = {} if as_user is None else {"user": as_user[0], "group": as_user[1],
+                                       "extra_groups": []}
     return subprocess.Popen([*net_prefix, *argv], cwd=cwd, env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, preexec_fn=_limit_worker(memory_mb))
+                            start_new_session=True, preexec_fn=_limit_worker(memory_mb), **user)
 
 
 def install_worker(folder):
@@ -158,24 +169,28 @@ class WorkerSession(peer.Hooks):
         self.scratch = self.folder / SCRATCH_FOLDER
         self.scratch.mkdir(exist_ok=True)
         self.env = worker_environment(self.scratch, block_network)
-        self.process = self.link = self.output = None
+        self.process = self.link = self.output = self.watchdog = None
         self.proxies = {}         # part -> proxy module (set by proxy.install)
         self.trusted = {}         # "helpers.module:name" -> the grader's class or function
         self.spent = defaultdict(float)
         self.broken = {}          # part -> why its module cannot be imported
-        self.stuck = {}           # label -> why it fails at once (it timed out)
+        self.stuck = {}           # label -> why it fails at once (it timed out, crashed twice)
+        self.crashes = defaultdict(int)  # part, and (part, label) -> workers it ended
         self.incidents = defaultdict(list)
         self.logs = {}            # part -> the worker's last output at its latest incident
         self.handles, self.handle_ids = {}, {}
         self.depth, self.part, self.pending, self._deadline = 0, None, None, None
         self.start_error = None
+        self.originals = {}       # id(private copy) -> the check's own tensor (inputs.py)
 
     # ---------------------------------------------------------- the worker ---
 
     def start(self):
         """Start the worker and wait for its hello (not counted in any budget)."""
-        self.process = self.launcher(self.argv, str(self.folder), dict(self.env))
+        self.process = process = self.launcher(self.argv, str(self.folder), dict(self.env))
         self.output = OutputTail(self.process.stderr)
+        self.watchdog = Watchdog(process, self.scratch, self.budget.memory_mb << 20,
+                                 self.budget.scratch_mb << 20, lambda: _end(process, None))
         pipe = wire.Pipe(self.process.stdout.fileno(), self.process.stdin.fileno(), self.limits,
                          deadlines=True)
         try:
@@ -205,7 +220,22 @@ class WorkerSession(peer.Hooks):
         """Kill the worker (its whole process group), after ``grace`` seconds to end by
         itself; returns its exit code."""
         process, self.process, self.link = self.process, None, None
-        return None if process is None else _reap(process, self.output, grace)
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        code = None if process is None else _reap(process, self.output, grace)
+        if self.watchdog is not None and self.watchdog.kind == "scratch":
+            self._clear_scratch()  # else every fresh worker would find it full again
+        self.watchdog = None
+        return code
+
+    def _clear_scratch(self):
+        """Empty the scratch folder (it overflowed), keeping the checks' ``tmp_path`` root."""
+        for path in self.scratch.iterdir():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        (self.scratch / CHECKS_TEMP).mkdir(exist_ok=True)
 
     close = stop
 
@@ -213,22 +243,26 @@ class WorkerSession(peer.Hooks):
 
     def call(self, part, label, target, method=None, args=(), kwargs=None):
         """Call ``target`` (or its ``method``) in the worker on behalf of the checks of
-        ``part``; ``label`` names the student function in messages."""
+        ``part``; ``label`` names the student function in messages. The worker gets private
+        copies of the arguments but those the contract lets it change (inputs.py)."""
+        args, kwargs, originals = inputs.guard(target, method, tuple(args), dict(kwargs or {}),
+                                               self._copyable)
+        self.originals.update(originals)
         if self.depth:
             return self._call(label, target, method, args, kwargs)
         if part in self.broken:
             raise StudentCodeError(self.broken[part])
         if label in self.stuck:
             raise StudentCodeError(self.stuck[label])
+        self._check_budget(part)
+        if self.link is None:  # starting the worker is student time too (a crash loop)
+            started = time.monotonic()
+            try:
+                self._start_once(part)
+            finally:
+                self.spent[part] += time.monotonic() - started
+            self._check_budget(part)
         left = self.budget.part_seconds - self.spent[part]
-        if left <= 0:
-            why = f"the time for {part} ({self.budget.part_seconds:g} s) is used up; the rest " \
-                  "of its checks were not run"
-            if why not in self.incidents[part]:
-                self.incidents[part].append(why)
-            raise StudentCodeError(why)
-        if self.link is None:
-            self._start_once(part)
         limit = min(self.budget.call_seconds, left)
         started, self._deadline, self.depth, self.part = time.monotonic(), None, 1, part
         self._deadline = started + limit
@@ -242,8 +276,23 @@ class WorkerSession(peer.Hooks):
             self.spent[part] += time.monotonic() - started
             self.handles.clear()
             self.handle_ids.clear()
+            self.originals.clear()
         self._raise_pending()
         return result
+
+    def _check_budget(self, part):
+        """Raise when ``part`` has spent its time or crashed its worker too often."""
+        why = None
+        if self.spent[part] >= self.budget.part_seconds:
+            why = f"the time for {part} ({self.budget.part_seconds:g} s) is used up; the rest " \
+                  "of its checks were not run"
+        elif self.crashes[part] >= MAX_PART_CRASHES:
+            why = f"your code ended the worker {self.crashes[part]} times in {part}; the rest " \
+                  "of its checks were not run"
+        if why is not None:
+            if why not in self.incidents[part]:
+                self.incidents[part].append(why)
+            raise StudentCodeError(why)
 
     def _raise_pending(self):
         """Raise what a callback of the checks raised beyond ``Exception`` (``pytest.fail``)."""
@@ -260,11 +309,14 @@ class WorkerSession(peer.Hooks):
             self.stuck[label] = f"{label} timed out before; its other checks were not run"
             raise self._incident(why) from None
         except wire.PeerGone:
+            limit = self.watchdog.reason if self.watchdog else None
+            if limit:
+                raise self._incident(f"{label} was stopped: {limit}", label) from None
             raise self._incident(f"your code ended the worker process during {label}: it "
-                                 f"{_exit_text(self.stop(grace=2))}") from None
+                                 f"{_exit_text(self.stop(grace=2))}", label) from None
         except wire.WireError as err:
             raise self._incident(f"your code garbled the channel to the grader during {label} "
-                                 f"({err})") from None
+                                 f"({err})", label) from None
         except _Aborted as err:
             where = f" in {err.where}" if err.where else ""
             if err.kind == "exit":
@@ -273,12 +325,19 @@ class WorkerSession(peer.Hooks):
                 why = f"{label} ran out of memory{where}"
             else:
                 why = f"{label} stopped with {err}{where}"
-            raise self._incident(why) from None
+            raise self._incident(why, label) from None
 
-    def _incident(self, why):
-        """Stop the worker, note what happened for the part, and make the error to raise."""
+    def _incident(self, why, crashed=None):
+        """Stop the worker, note what happened for the part, and make the error to raise;
+        ``crashed`` names the function that ended the worker (twice, and it is stuck)."""
         self.stop()
         part = self.part or "?"
+        if crashed is not None:
+            self.crashes[part] += 1
+            self.crashes[part, crashed] += 1
+            if self.crashes[part, crashed] >= 2:
+                self.stuck[crashed] = f"{crashed} ended the worker twice; its other checks " \
+                                      "were not run"
         if self.output and self.output.total > MAX_OUTPUT_BYTES:
             why += f"; it printed more than {MAX_OUTPUT_BYTES >> 20} MB of output"
         if why not in self.incidents[part]:
@@ -304,6 +363,14 @@ class WorkerSession(peer.Hooks):
 
     def deadline(self):
         return self._deadline
+
+    def original(self, value):
+        return self.originals.get(id(value), value)
+
+    def _copyable(self, value):
+        """Whether ``value`` is an object of the checks' classes (copied with its state)."""
+        cls = type(value)
+        return _verdict_name(cls) is not None or any(cls is t for t in self.trusted.values())
 
     def export(self, value):
         name = _verdict_name(value)
@@ -371,6 +438,10 @@ class WorkerSession(peer.Hooks):
 
     def on_error(self, error):
         if isinstance(error, Exception):
+            # The checks' own code raised (an assertion in a callback): the check fails with
+            # it after the call, even if the student's code catches it.
+            if self.pending is None:
+                self.pending = error
             return "raise", peer.error_payload(error)
         if isinstance(error, (StudentCodeError, KeyboardInterrupt)):
             raise error
@@ -387,8 +458,11 @@ class WorkerSession(peer.Hooks):
                 category = getattr(builtins, str(entry[0]), None)
                 if not (isinstance(category, type) and issubclass(category, Warning)):
                     category = UserWarning
-                warnings.warn_explicit(str(entry[1]), category, str(entry[2]),
-                                       entry[3] if type(entry[3]) is int else 0)
+                # Under a fixed name: formatting a warning opens its file (linecache), and a
+                # name the student's code chose could be a FIFO that blocks this process.
+                where = f"{str(entry[2])[:200]}:{entry[3] if type(entry[3]) is int else 0}"
+                warnings.warn_explicit(f"{str(entry[1])[:peer.MAX_MESSAGE]} (at {where})",
+                                       category, STUDENT_CODE_FILE, 0)
 
 
 class RemoteFunction:

@@ -632,10 +632,47 @@ def clustered_data(num_train, num_val, dim=3072, num_classes=10, seed=0):
     return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
 
 
+def held_out_split(num_train, num_val, num_held_out=500):
+    """Clustered data, and examples of the same clusters that the trained net never sees."""
+    data = clustered_data(num_train, num_val + num_held_out)
+    held_out = data["X_val"][num_val:], data["y_val"][num_val:]
+    data["X_val"], data["y_val"] = data["X_val"][:num_val], data["y_val"][:num_val]
+    return data, held_out
+
+
+def measured_accuracy(model, X, y):
+    """The accuracy of ``model.params`` on ``(X, y)``, computed here rather than taken from the
+    Solver: affine layers ``W1, b1, W2, ...`` with a ReLU between them (dropout is off at test
+    time). X [N, D], y [N] -> float."""
+    params = model.params
+    layers = sum(1 for name in params if name[:1] == "W" and name[1:].isdigit())
+    hidden = X.to(params["W1"].dtype)
+    for i in range(1, layers + 1):
+        hidden = hidden @ params[f"W{i}"] + params[f"b{i}"]
+        if i < layers:
+            hidden = hidden.clamp(min=0)
+    return (hidden.argmax(dim=1) == y).double().mean().item()
+
+
+def check_trained(solver, name, held_out):
+    """What ``solver`` says about its training holds: a loss per iteration of the epochs it
+    ran, and an accuracy on examples it never saw that matches its validation accuracy."""
+    per_epoch = max(solver.X_train.shape[0] // solver.batch_size, 1)
+    assert solver.epoch >= 1 and \
+        solver.epoch * per_epoch <= len(solver.loss_history) < (solver.epoch + 1) * per_epoch, (
+            f"{name}: {len(solver.loss_history)} losses for {solver.epoch} epochs of {per_epoch} "
+            "iterations: the Solver must be trained with train()")
+    accuracy = measured_accuracy(solver.model, *held_out)
+    assert accuracy > 0.9, (
+        f"{name}: on easy clustered data the net should reach 0.9 accuracy on examples it never "
+        f"saw, got {accuracy:.3f} (the Solver reports {solver.best_val_acc:.3f} on validation)")
+
+
 @pytest.mark.student("create_solver_instance")
 def test_create_solver_instance_trains_a_two_layer_net():
     torch.manual_seed(0)
-    solver = fcn.create_solver_instance(clustered_data(2000, 200), torch.float32, "cpu")
+    data, held_out = held_out_split(2000, 200)
+    solver = fcn.create_solver_instance(data, torch.float32, "cpu")
     assert isinstance(solver, Solver), "create_solver_instance must return the Solver"
     assert isinstance(solver.model, fcn.TwoLayerNet), \
         "create_solver_instance must train a TwoLayerNet"
@@ -644,24 +681,27 @@ def test_create_solver_instance_trains_a_two_layer_net():
         "on easy clustered data the net should reach 0.9 validation accuracy, "
         f"got {solver.best_val_acc:.3f}"
     )
+    check_trained(solver, "create_solver_instance", held_out)
 
 
 @pytest.mark.student("train_best_fc_net")
 def test_train_best_fc_net_trains_a_fully_connected_net():
     torch.manual_seed(0)
-    solver = fcn.train_best_fc_net(clustered_data(1000, 200), torch.float32, "cpu", num_epochs=2)
+    data, held_out = held_out_split(1000, 200)
+    solver = fcn.train_best_fc_net(data, torch.float32, "cpu", num_epochs=2)
     assert isinstance(solver, Solver), "train_best_fc_net must return the Solver"
     assert isinstance(solver.model, fcn.FullyConnectedNet), \
         "train_best_fc_net must train a FullyConnectedNet"
     assert solver.model.params["W1"].dtype == torch.float32, \
         "train_best_fc_net must build the model in the dtype it is given"
     assert solver.loss_history, "train_best_fc_net must return a trained Solver (call train())"
-    assert solver.num_epochs == 2, \
+    assert solver.num_epochs == 2 and solver.epoch == 2, \
         f"train_best_fc_net must train for num_epochs=2 epochs, not {solver.num_epochs}"
     assert solver.best_val_acc > 0.9, (
         "on easy clustered data the net should reach 0.9 validation accuracy in 2 epochs, "
         f"got {solver.best_val_acc:.3f}"
     )
+    check_trained(solver, "train_best_fc_net", held_out)
 
 
 @pytest.mark.parametrize("hidden_dims, get_params", [

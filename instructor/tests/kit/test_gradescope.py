@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -27,8 +28,10 @@ from helpers.check import PARTS
 from helpers.data import default_root
 from helpers.utils import KIT_ROOT
 from instructor import autograder, grade
+from instructor.tests.kit import hostile
 from instructor.tests.kit.hostile import pack
 from instructor.tests.kit.runner import run_in
+from instructor.verdicts import unprivileged
 
 TIMEOUT, CALL_TIMEOUT = 600, 60  # as test_grade.py: a busy machine changes no grade
 RUN_SECONDS = 900
@@ -343,8 +346,76 @@ def test_a_tampered_zip_scores_zero_with_the_reason(template, uploads, tmp_path)
     assert test["max_score"] == grade.max_total(grade.load_rubric(grade.RUBRIC_PATH))
 
 
-def test_an_endless_loop_without_bwrap_costs_only_its_function(template, uploads, tmp_path):
-    """In a container where bwrap cannot run, grading goes on like --no-sandbox and says so."""
+@pytest.fixture(scope="module")
+def worker_user(template):
+    """The unprivileged worker user that setup.sh created, able to run this test session's
+    python: search rights for others on the folders above the virtual environment (restored
+    afterwards). Gradescope's venv, /autograder/venv, is readable as it is."""
+    if os.geteuid() != 0:
+        pytest.skip("setup.sh creates the worker's user as root only (Gradescope runs it so)")
+    ids = unprivileged.worker_ids()
+    assert ids is not None, f"setup.sh did not create the user {unprivileged.WORKER_USER!r}"
+    changed = {}
+    for start in (Path(sys.prefix), Path(os.path.realpath(sys.executable)).parent):
+        for folder in [start, *start.parents]:
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                changed.setdefault(folder, mode)
+                os.chmod(folder, mode | stat.S_IXOTH)
+    yield ids
+    for folder, mode in changed.items():
+        os.chmod(folder, stat.S_IMODE(mode))
+
+
+@pytest.mark.long
+def test_without_bwrap_the_worker_runs_as_an_unprivileged_user(worker_user, template,
+                                                               student_kit, finished_kit,
+                                                               tmp_path):
+    """A do-nothing submission whose setsid daemon goes for the source, the results and the
+    supervisor: it reads and writes nothing, is killed before results.json is written, and the
+    upload scores what its honest part deserves (its saved models only)."""
+    report = tmp_path / "report"
+    report.mkdir()
+    os.chmod(report, 0o1777)
+    kit = tmp_path / "daemon01"
+    shutil.copytree(finished_kit, kit)
+    for path in (student_kit / "assignment").glob("*.py"):
+        shutil.copy(path, kit / "assignment" / path.name)
+    root_dir = tmp_path / "container"
+    metrics = kit / "assignment" / "metrics.py"
+    metrics.write_text(hostile.results_daemon(root_dir / "autograder", report / "seen.json")
+                       + metrics.read_text())
+    upload = pack(kit, tmp_path, "daemon01")
+    path = bin_without_bwrap(tmp_path / "bin")
+    root, process, results, _ = grade_upload(template, root_dir, upload, path=path)
+    seen = json.loads((report / "seen.json").read_text())
+    assert seen["rubric"] == "PermissionError" and seen["hidden"] == "PermissionError", seen
+    assert seen["results"] == "PermissionError" and seen["signalled"] == 0, seen
+    assert not unprivileged.user_processes(worker_user[0]), "a process of the worker outlived"
+    models = sum(t["score"] for t in entries(results, "saved model:"))
+    assert models > 0 and results["score"] == models, results["score"]
+    staff, = entries(results, "sandbox (staff only)")
+    assert staff["visibility"] == "hidden" and "bubblewrap FAILED" in staff["output"]
+    assert "bubblewrap FAILED" in process.stdout and "kitworker" in process.stdout
+    assert "forged" not in json.dumps(results)
+
+
+@pytest.mark.long
+def test_without_bwrap_or_worker_user_grading_is_refused(template, uploads, tmp_path):
+    """Where neither protection is available, the autograder refuses unless built with
+    --allow-unprotected; the staff entry says why."""
+    path = bin_without_bwrap(tmp_path / "bin")
+    _, process, results, _ = grade_upload(template, tmp_path, uploads["ref"], path=path,
+                                          settings={"worker_user": "no-such-user"})
+    assert results["score"] == 0 and "could not protect grading" in results["output"]
+    staff, = entries(results, "sandbox (staff only)")
+    assert staff["visibility"] == "hidden" and "--allow-unprotected" in staff["output"]
+
+
+def test_an_endless_loop_without_bwrap_costs_only_its_function(template, uploads, tmp_path,
+                                                               worker_user):
+    """In a container where bwrap cannot run, the worker runs as the unprivileged user and
+    the log says so."""
     path = bin_without_bwrap(tmp_path / "bin")
     root, process, results, seconds = grade_upload(template, tmp_path, uploads["loop"], path=path)
     settings = json.loads((root / "source" / "autograder.json").read_text())
@@ -355,8 +426,8 @@ def test_an_endless_loop_without_bwrap_costs_only_its_function(template, uploads
     rubric = grade.load_rubric(grade.RUBRIC_PATH)
     assert 0 < part_score(results, "linear_classifier") < rubric["parts"]["linear_classifier"]
     assert part_score(results, "metrics") == rubric["parts"]["metrics"]
-    assert "sandbox: not available in this container" in process.stdout
-    assert "network access is blocked in Python only" in process.stdout
+    assert "sandbox: bubblewrap FAILED in this container" in process.stdout
+    assert "the network is blocked in Python only" in process.stdout
     assert not processes_of(root)
 
 
