@@ -35,6 +35,10 @@ MATHML_ATTRIBUTES = frozenset({
     "mathcolor", "mathbackground", "voffset", "align", "equalrows", "equalcolumns",
     "rowspan", "columnspan",
 })
+# A TeX command left in the MathML's text: latex2mathml did not know it.
+UNKNOWN_COMMAND = re.compile(r"\\[A-Za-z]+")
+# Standard TeX that latex2mathml lacks, rewritten before the conversion.
+TEX_REWRITES = ((re.compile(r"\\arg(?![A-Za-z])"), r"\\operatorname{arg}"),)
 # The CSS that the HTML of this module needs (math fallback, long words, code blocks).
 STYLE = """
 .md-math-fallback { color: #8a3b00; }
@@ -73,6 +77,9 @@ class _MathMLRebuild(HTMLParser):
         self.parts.append(f"</{tag}>")
 
     def handle_data(self, data):
+        data = data.replace("\\_", "_")   # latex2mathml keeps \_ (an underscore) as it is
+        if UNKNOWN_COMMAND.search(data):
+            self.ok = False              # a command latex2mathml did not know, left as text
         self.parts.append(html.escape(data, quote=False))
 
     def unknown(self, *_):
@@ -98,8 +105,11 @@ def tex_to_html(tex, display=False):
 
     ``display`` True gives a block formula (``$$...$$``), False an inline one. Returns str.
     """
+    source = tex
+    for pattern, replacement in TEX_REWRITES:
+        source = pattern.sub(replacement, source)
     try:
-        mathml = tex_to_mathml(tex, display="block" if display else "inline")
+        mathml = tex_to_mathml(source, display="block" if display else "inline")
     except Exception:  # latex2mathml raises many kinds of errors on TeX it does not know
         mathml = None
     safe = safe_mathml(mathml) if mathml else None

@@ -81,11 +81,18 @@ def test_inline_and_display_math_become_mathml():
 @pytest.mark.parametrize("tex", [r"\text{<script>alert(1)</script>}",
                                  r"\href{javascript:alert(1)}{x}",
                                  r"\text{<img src=x onerror=alert(1)>}",
-                                 r"x^{", r"\begin{nosuchenv} x"])
+                                 r"x^{", r"\begin{nosuchenv} x", r"\nosuchcommand x"])
 def test_formula_the_converter_cannot_handle_safely_falls_back_to_its_tex_in_code(tex):
     rendered = tex_to_html(tex)
     assert [tag for tag, _ in tags_of(rendered)] == ["code"]
     assert visible_text(rendered) == f"${tex}$"
+
+
+def test_tex_that_latex2mathml_lacks_is_rewritten_not_left_as_a_backslash():
+    for tex in (r"\hat y = \arg\max_j s_j", r"\text{weight\_scale}"):
+        rendered = tex_to_html(tex)
+        assert rendered.startswith("<math") and "\\" not in visible_text(rendered)
+    assert "weight_scale" in tex_to_html(r"\text{weight\_scale}")
 
 
 def test_mathml_rebuild_escapes_text_and_refuses_foreign_markup():
