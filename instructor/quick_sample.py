@@ -6,6 +6,7 @@ answers laid in, every notebook executed in place. ``collect_submission.py --sam
 such a kit although its notebooks say quick mode (students never pass ``--sample``).
 """
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -44,13 +45,13 @@ def reference_answers():
 
 
 def run_quick(kit, timeout=900):
-    """Execute every notebook of ``kit`` in place in quick mode, as its student would (models
-    to ``kit/saved``, figures to ``kit/results``). Raises ``RuntimeError`` naming the first
-    failing notebook and cell."""
-    from instructor.run_notebooks import environment, execute_notebook
+    """Execute every notebook of ``kit`` in place in quick mode, as its student would in
+    Jupyter (figures drawn inline into the notebook, models to ``kit/saved``, recorded figures
+    to ``kit/results``). Raises ``RuntimeError`` naming the first failing notebook and cell."""
+    from instructor.run_notebooks import INLINE_BACKEND, environment, execute_notebook
 
     kit = Path(kit)
-    with environment(KIT_QUICK="1", KIT_SAVED_DIR=kit / "saved",
+    with environment(KIT_QUICK="1", KIT_SAVED_DIR=kit / "saved", MPLBACKEND=INLINE_BACKEND,
                      KIT_RESULTS_DIR=kit / "results"):
         for name in submission.NOTEBOOKS:
             path = kit / "notebooks" / name
@@ -74,8 +75,11 @@ def build_quick_sample(out, with_answers=True, timeout=900):
 
 
 def collect_sample(kit, student_id, name="", timeout=1800):
-    """Run ``collect_submission.py STUDENT_ID --sample`` in ``kit``; returns the
+    """Run ``collect_submission.py STUDENT_ID --sample`` in ``kit`` as its student would (the
+    kit's own ``saved/`` and ``results/``, whatever this process uses); returns the
     CompletedProcess (the zip is ``kit/<STUDENT_ID>_submission.zip`` when it succeeds)."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("KIT_SAVED_DIR", "KIT_RESULTS_DIR")}
     return subprocess.run([sys.executable, "collect_submission.py", student_id, "--name", name,
                            "--sample", "--overwrite"], cwd=kit, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)

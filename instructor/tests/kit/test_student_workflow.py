@@ -157,7 +157,8 @@ def test_round_trip_self_check_and_submission(kit_copy):
         manifest = json.loads(archive.read(submission.MANIFEST))
         expected = ({f"assignment/{p.name}" for p in (KIT_ROOT / "assignment").glob("*.py")}
                     | {f"notebooks/{n}" for n in submission.NOTEBOOKS}
-                    | {f"saved/{n}" for n in submission.SAVED_MODELS} | {submission.MANIFEST})
+                    | {f"saved/{n}" for n in submission.SAVED_MODELS}
+                    | {submission.MANIFEST, submission.REPORT})
         assert names == expected
         for name, digest in manifest["files"].items():
             assert submission.hashlib.sha256(archive.read(name)).hexdigest() == digest, name
