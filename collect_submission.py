@@ -84,9 +84,9 @@ def build_report(args, self_check_summary):
     return path
 
 
-def warn_blank_answers():
+def warn_blank_answers(kit_root=KIT_ROOT):
     """Warn, by question id, about written answers still blank or '*Your answer here.*'."""
-    paths = [KIT_ROOT / "notebooks" / name for name in submission.NOTEBOOKS]
+    paths = [Path(kit_root) / "notebooks" / name for name in submission.NOTEBOOKS]
     try:
         blank = questions.blank_answers(paths)
     except questions.QuestionError as err:

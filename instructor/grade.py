@@ -449,6 +449,10 @@ def main(argv=None):
         return 2
     print(summary(rows))
     print(f"wrote {args.out}" + (f" and feedback in {args.feedback}" if args.feedback else ""))
+    written_dir = args.written_dir or args.out.parent / "written"
+    if (written_dir / "index.html").exists():
+        print(f"written answers: {written_dir}/index.html; fill in {written_dir}/scores.csv and "
+              f"merge it with --written {written_dir}/scores.csv")
     return 0
 
 
