@@ -166,6 +166,7 @@ def test_round_trip_self_check_and_submission(kit_copy):
     assert manifest["created_utc"].endswith("+00:00")
     assert manifest["self_check"]["exit_code"] == 0
     assert " 0 fail, 0 waiting, 0 not implemented" in manifest["self_check"]["summary"]
+    assert "14 written answer(s) still blank" in result.stderr, "a warning, not a refusal"
 
 
 # ------------------------------------------------- refusals, one at a time ---
