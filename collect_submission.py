@@ -1,13 +1,16 @@
 """Write your submission zip: python collect_submission.py STUDENT_ID [--name NAME]
 
 Checks your work first and writes nothing if a problem is found; each problem
-is listed with what to do. See README.md, section "Submitting".
+is listed with what to do. Then it builds your lab report, report.html
+(python -m helpers.report), and puts it in the zip; written answers still blank
+are listed as a warning. See README.md, section "Submitting".
 """
 import argparse
 import sys
 from pathlib import Path
 
-from helpers import submission
+from helpers import questions, report, submission
+from helpers.utils import KIT_ROOT
 
 
 def main(argv=None):
@@ -21,6 +24,9 @@ def main(argv=None):
         "--out", type=Path, default=Path("."), help="folder for the zip (default: here)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing zip")
+    parser.add_argument("--sample", action="store_true",
+                        help="for course staff and the kit's tests only: accept notebooks run in "
+                             "quick mode (a sample zip of the kit, never a student's work)")
     args = parser.parse_args(argv)
 
     problems = []
@@ -33,7 +39,7 @@ def main(argv=None):
         problems.append(f"{args.out}: no such folder; create it or choose another --out")
     elif zip_path.exists() and not args.overwrite:
         problems.append(f"{zip_path} exists; pass --overwrite to replace it")
-    problems += submission.validate_kit()
+    problems += submission.validate_kit(allow_quick=args.sample)
     if problems:
         print(
             f"No submission written. Fix these {len(problems)} problem(s) and run again:",
@@ -47,6 +53,10 @@ def main(argv=None):
     self_check = submission.self_check_summary()
     print(f"  {self_check['summary']}")
     files = submission.submission_files()
+    report_path = build_report(args, self_check["summary"])
+    if report_path is not None:
+        files[submission.REPORT] = report_path
+    warn_blank_answers()
     manifest = submission.build_manifest(args.student_id, args.name, files, self_check)
     try:
         size = submission.write_submission(zip_path, files, manifest)
@@ -55,6 +65,38 @@ def main(argv=None):
         return 2
     print(f"Wrote {zip_path} ({size / 1024:.0f} KB, {len(files)} files + {submission.MANIFEST}).")
     return 0
+
+
+def build_report(args, self_check_summary):
+    """Write report.html beside the notebooks; returns its path, or None (with a warning) when
+    it cannot be built: the zip is still written without it."""
+    print(f"Building your lab report ({submission.REPORT})...")
+    try:
+        path = report.write_report(KIT_ROOT / submission.REPORT,
+                                   student_id=args.student_id, name=args.name,
+                                   self_check=self_check_summary)
+    except Exception as err:  # the report must never stop a submission
+        print(f"WARNING: {submission.REPORT} not built ({type(err).__name__}: {err}); the zip "
+              "is written without it. Tell the course staff.", file=sys.stderr)
+        return None
+    print(f"  {path.name}: open it in a browser to check it; Print -> Save as PDF gives one "
+          "page per question")
+    return path
+
+
+def warn_blank_answers(kit_root=KIT_ROOT):
+    """Warn, by question id, about written answers still blank or '*Your answer here.*'."""
+    paths = [Path(kit_root) / "notebooks" / name for name in submission.NOTEBOOKS]
+    try:
+        blank = questions.blank_answers(paths)
+    except questions.QuestionError as err:
+        print(f"WARNING: the written answers could not be read: {err}", file=sys.stderr)
+        return
+    if blank:
+        print(f"WARNING: {len(blank)} written answer(s) still blank or '*Your answer here.*': "
+              f"{', '.join(blank)}. The zip is written anyway; to answer them, write in the "
+              "cell below each question, save the notebook and run collect_submission.py "
+              "again with --overwrite.", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ zip, ``instructor/grade.py`` (instructors) checks it. A submission holds exactly
 - ``notebooks/*.ipynb``: the executed notebooks, run in full mode (each records its mode in
   its set-up cell's output: ``helpers.utils.show_run_mode``);
 - ``saved/*.pt``: the models the notebooks save;
+- ``report.html``: the lab report built from the notebooks (``helpers.report``);
 - ``MANIFEST.json``: student id and name, UTC time, the sha256 of every
   file, and the self-check summary.
 """
@@ -37,6 +38,7 @@ ASSIGNMENT_FILES = tuple(f"{part}.py" for part in PARTS)
 NOTEBOOKS = ("linear_classifier.ipynb", "two_layer_net.ipynb", "fully_connected_networks.ipynb")
 SAVED_MODELS = ("svm_best.pt", "softmax_best.pt", "two_layer_net_best.pt", "fc_net_best.pt")
 MANIFEST = "MANIFEST.json"
+REPORT = "report.html"          # the lab report (helpers.report), built by collect_submission.py
 MAX_ZIP_BYTES = 40 * 1024 * 1024   # the best FC net alone is 14 MiB
 # The one definition of a student id, for collect_submission.py and the grader alike.
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -135,13 +137,14 @@ def run_mode_records(notebook):
             and isinstance(output["data"].get(RUN_MODE_MIME), dict)]
 
 
-def run_mode_problems(notebook, relpath):
-    """A notebook run in quick mode, or one that does not record its mode, cannot be submitted."""
+def run_mode_problems(notebook, relpath, allow_quick=False):
+    """A notebook run in quick mode, or one that does not record its mode, cannot be submitted
+    (``allow_quick``: a sample of the kit, which accepts quick mode)."""
     records = run_mode_records(notebook)
     if not records:
         return [f"{relpath}: does not record how it was run (its set-up cell, which calls "
                 "utils.show_run_mode(), has no output); choose 'Restart & Run All', save it"]
-    if any(record.get("quick_mode") is not False for record in records):
+    if not allow_quick and any(record.get("quick_mode") is not False for record in records):
         return [f"{relpath}: was run in quick mode (KIT_QUICK=1), on a small subsample: its "
                 "results and saved models are not final. Re-run it without KIT_QUICK (unset it, "
                 "or start Jupyter without it; 'Restart & Run All'), save it, and run "
@@ -149,8 +152,9 @@ def run_mode_problems(notebook, relpath):
     return []
 
 
-def notebook_problems(path, relpath):
-    """Problems with one executed notebook: never run, an error output, or run in quick mode."""
+def notebook_problems(path, relpath, allow_quick=False):
+    """Problems with one executed notebook: never run, an error output, or run in quick mode
+    (unless ``allow_quick``)."""
     try:
         notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -165,7 +169,7 @@ def notebook_problems(path, relpath):
                     f"{relpath}: cell {number} ends in an error "
                     f"({output.get('ename')}: {output.get('evalue', '')[:120]}); fix it and re-run"
                 ]
-    return run_mode_problems(notebook, relpath)
+    return run_mode_problems(notebook, relpath, allow_quick)
 
 
 def model_problems(path, relpath):
@@ -180,8 +184,9 @@ def model_problems(path, relpath):
     return []
 
 
-def validate_kit(kit_root=KIT_ROOT):
-    """Every problem that stops a submission from ``kit_root``, as a list of sentences."""
+def validate_kit(kit_root=KIT_ROOT, allow_quick=False):
+    """Every problem that stops a submission from ``kit_root``, as a list of sentences
+    (``allow_quick``: notebooks run in quick mode are accepted, for a sample of the kit)."""
     kit_root = Path(kit_root)
     files = submission_files(kit_root)
     problems = []
@@ -206,7 +211,7 @@ def validate_kit(kit_root=KIT_ROOT):
                 continue
             problems += [f"{name}: {stub} still raises NotImplementedError" for stub in stubs]
         elif name.startswith("notebooks/"):
-            problems += notebook_problems(path, name)
+            problems += notebook_problems(path, name, allow_quick)
         else:
             problems += model_problems(path, name)
     return problems

@@ -48,6 +48,7 @@ from instructor.grade_zip import (
     verify_bytes,
     verify_zip,
 )
+from instructor.grading import written
 from instructor.verdicts import unprivileged
 from instructor.verdicts.session import PLAIN_UNPROTECTED
 
@@ -212,6 +213,8 @@ def results_for(graded, rubric, seconds):
         tests = [test for part in PARTS for test in function_tests(
             part, graded.report.get(part, {}), rubric["parts"][part])]
         tests += model_tests(rubric, graded.model_scores)
+        tests += written.gradescope_entries(graded.sub.members, rubric.get("written", {}),
+                                            test_entry)
     return results_document(graded.row["total"], seconds, graded.feedback, tests)
 
 

@@ -2,7 +2,9 @@
 
     python -m instructor.grade SUBMISSIONS_DIR [--out grades.csv] [--feedback DIR] [--jobs N]
                             [--timeout S] [--call-timeout S] [--memory-mb M] [--rubric PATH]
-                            [--no-sandbox]
+                            [--no-sandbox] [--written-dir DIR] [--show-names]
+    python -m instructor.grade SUBMISSIONS_DIR --written written/scores.csv [--out grades.csv]
+                            [--feedback DIR]
 
 For every ``*_submission.zip`` (several at a time, ``--jobs``), each on its own:
 
@@ -21,7 +23,10 @@ For every ``*_submission.zip`` (several at a time, ``--jobs``), each on its own:
 4. check each saved model's tensors and score it with the grader's own
    forward pass on the CIFAR-10 test split (``instructor.grade_models``);
 5. turn the results into points with the rubric (``instructor/rubric.json``) and
-   write one CSV row and one feedback file per student (``instructor.grade_report``).
+   write one CSV row and one feedback file per student (``instructor.grade_report``);
+6. write the written answers, question by question, for grading by hand
+   (``instructor.grading.written``: ``written/`` next to the gradebook); ``--written`` merges
+   the filled-in ``scores.csv`` into the gradebook and feedback without grading again.
 
 A submission that breaks any step scores 0 with the reason; every other
 submission is still graded and the CSV is always written.
@@ -46,6 +51,7 @@ from helpers.check import PARTS, PASS
 from instructor import HIDDEN_CHECKS, INSTRUCTOR_ROOT, grade_models, grade_report, sandbox
 from instructor.grade_report import clean
 from instructor.grade_zip import new_submission, shown, verify_zip
+from instructor.grading import written
 from instructor.release import build_release
 from instructor.verdicts.runner import grade_checks
 from instructor.verdicts.session import PLAIN_UNPROTECTED
@@ -305,6 +311,15 @@ def load_rubric(path):
     wrong = rubric_part_problems(rubric["parts"])
     if wrong:
         raise ValueError(f"{path}: " + "; ".join(wrong))
+    written_points = rubric.setdefault("written", {})
+    known = {question.id for question in written.reference_questions()}
+    for question_id, points in written_points.items():
+        if question_id not in known:
+            raise ValueError(f"{path}: 'written' names {question_id!r}, which is no question "
+                             f"of the notebooks (their ids: {', '.join(sorted(known))})")
+        if not isinstance(points, (int, float)) or isinstance(points, bool) or points < 0:
+            raise ValueError(f"{path}: 'written' gives {question_id!r} {points!r} points; "
+                             "write a number, 0 or more")
     for spec in rubric["models"]:
         if (spec.get("kind") not in grade_models.KINDS
                 or spec.get("file") not in submission.SAVED_MODELS):
@@ -346,14 +361,17 @@ def save_feedback(folder, sub, zip_path, text):
         return f"feedback not written ({shown(err, 100)})"
 
 
-def grade_all(ctx, zips, feedback_dir, jobs, progress):
-    """Grade every zip (``jobs`` at a time); returns the CSV rows."""
+def grade_all(ctx, zips, feedback_dir, jobs, progress, on_graded=None):
+    """Grade every zip (``jobs`` at a time); returns the CSV rows. ``on_graded(sub)`` is called
+    with each verified submission."""
     rows = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade_path, ctx, path): path for path in zips}
         for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
                            unit="submission", disable=not progress):
             sub, row, feedback = future.result()
+            if on_graded is not None:
+                on_graded(sub)
             if feedback_dir is not None:
                 trouble = save_feedback(feedback_dir, sub, futures[future], feedback)
                 if trouble:
@@ -363,12 +381,15 @@ def grade_all(ctx, zips, feedback_dir, jobs, progress):
 
 
 def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=6144,
-                 rubric_path=RUBRIC_PATH, progress=True, no_sandbox=False, call_timeout=None):
+                 rubric_path=RUBRIC_PATH, progress=True, no_sandbox=False, call_timeout=None,
+                 written_dir=None, show_names=False):
     """Grade every ``*_submission.zip`` in ``folder``; returns the list of CSV rows.
 
     ``timeout`` is each part's budget of student code in seconds, ``call_timeout`` each call's
     (default ``timeout / 4``). Raises ``sandbox.SandboxUnavailable`` when bubblewrap does not
-    work here, unless ``no_sandbox`` (the worker then runs as a plain subprocess).
+    work here, unless ``no_sandbox`` (the worker then runs as a plain subprocess). The written
+    answers go to ``written_dir`` (default: ``written/`` beside ``out``), under anonymous codes
+    unless ``show_names``.
     """
     zips = sorted(Path(folder).glob(f"*{submission.ZIP_SUFFIX}"))
     if not zips:
@@ -379,9 +400,18 @@ def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=
     with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
         ctx = make_context(Path(workdir), rubric, timeout, memory_mb, not no_sandbox,
                            call_timeout)
-        rows = grade_all(ctx, zips, feedback_dir, jobs, progress)
+        answers = {}
+
+        def collect_answers(sub):
+            if sub.valid_id and not sub.fatal:
+                answers[sub.student_id] = written.answers_from_members(sub.members)
+
+        rows = grade_all(ctx, zips, feedback_dir, jobs, progress, collect_answers)
     rows.sort(key=lambda r: r["student_id"])
     grade_report.write_csv(out, rows)
+    if rubric.get("written"):
+        written.write_written(written_dir or Path(out).parent / "written", answers,
+                              rubric["written"], show_names)
     return rows
 
 
@@ -422,22 +452,52 @@ def parse_args(argv):
                         help="points per part and per model")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (prints what is then unprotected)")
+    parser.add_argument("--written-dir", type=Path, default=None,
+                        help="folder for the written answers' pages and scores.csv "
+                             "(default: written/ beside --out)")
+    parser.add_argument("--show-names", action="store_true",
+                        help="show student ids on the written pages (default: anonymous codes)")
+    parser.add_argument("--written", type=Path, metavar="SCORES_CSV",
+                        help="do not grade: merge this filled-in written/scores.csv into the "
+                             "gradebook --out (and the --feedback files)")
     return parser.parse_args(argv)
+
+
+def merge_written(args):
+    """``--written``: merge the filled-in scores into the gradebook; returns the exit code."""
+    try:
+        rubric = load_rubric(args.rubric)
+        rows = written.merge_scores(args.written, args.out, rubric["written"], args.feedback)
+    except (ValueError, OSError) as err:
+        print(f"grade: error: {err}\nNothing was changed: fix the file and run again.",
+              file=sys.stderr)
+        return 2
+    graded = sum(1 for row in rows if row[written.WRITTEN_STATUS] == "complete")
+    print(f"merged the written scores into {args.out}: {graded} of {len(rows)} student(s) "
+          "fully graded" + (f"; feedback in {args.feedback} updated" if args.feedback else ""))
+    return 0
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.written is not None:
+        return merge_written(args)
     if args.no_sandbox:
         warn_unprotected()
     try:
         rows = grade_folder(args.folder, args.out, args.feedback, args.jobs, args.timeout,
                             args.memory_mb, args.rubric, no_sandbox=args.no_sandbox,
-                            call_timeout=args.call_timeout)
+                            call_timeout=args.call_timeout, written_dir=args.written_dir,
+                            show_names=args.show_names)
     except (FileNotFoundError, ValueError, sandbox.SandboxUnavailable) as err:
         print(f"grade: error: {err}", file=sys.stderr)
         return 2
     print(summary(rows))
     print(f"wrote {args.out}" + (f" and feedback in {args.feedback}" if args.feedback else ""))
+    written_dir = args.written_dir or args.out.parent / "written"
+    if (written_dir / "index.html").exists():
+        print(f"written answers: {written_dir}/index.html; fill in {written_dir}/scores.csv and "
+              f"merge it with --written {written_dir}/scores.csv")
     return 0
 
 

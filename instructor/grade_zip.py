@@ -32,7 +32,7 @@ EXPECTED_PATH = re.compile(
     r"(assignment/[A-Za-z_][A-Za-z0-9_]*\.py"
     rf"|notebooks/({'|'.join(map(re.escape, submission.NOTEBOOKS))})"
     rf"|saved/({'|'.join(map(re.escape, submission.SAVED_MODELS))})"
-    rf"|{re.escape(submission.MANIFEST)})")
+    rf"|{re.escape(submission.MANIFEST)}|{re.escape(submission.REPORT)})")
 MAX_ZIP_BYTES = submission.MAX_ZIP_BYTES + 2**20   # what collect_submission writes, and some
 MAX_FILE_BYTES = 20 * 2**20
 MAX_TOTAL_BYTES = 60 * 2**20

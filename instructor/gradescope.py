@@ -39,6 +39,7 @@ SOURCE_PATHS = (
     "conftest.py",
     "assignment",
     "helpers",
+    "notebooks",          # the questions and reference answers (instructor.grading.written)
     "instructor",
     "tests/__init__.py",
     "tests/conftest.py",

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import submission
+from helpers.questions import ANSWER_PLACEHOLDER
 from helpers.submission import STUB_MARK
 from helpers.utils import KIT_ROOT
 
@@ -52,7 +53,10 @@ STUDENT_LAYOUT = (
     "helpers/data.py",
     "helpers/functions.py",
     "helpers/gradcheck.py",
+    "helpers/markdown_html.py",
     "helpers/plots.py",
+    "helpers/questions.py",
+    "helpers/report.py",
     "helpers/rules.py",
     "helpers/solver.py",
     "helpers/stand_ins.py",
@@ -82,7 +86,6 @@ ANY_MARKER = re.compile(r"(BEGIN|END) SOLUTION")
 HTML_MARKER = re.compile(r"<!--\s*((?:BEGIN|END) SOLUTION)\s*-->")
 DEF = re.compile(r"^(?P<indent>[ \t]*)(?:async\s+)?def\s+(?P<name>\w+)")
 CLASS = re.compile(r"^(?P<indent>[ \t]*)class\s+(?P<name>\w+)")
-ANSWER_PLACEHOLDER = "*Your answer here.*"
 # Lines too generic to count as leaked solution text: punctuation, bare
 # keywords, a condition on one name, and anything shorter than MIN_SECRET_LENGTH
 # (such as ``solver.train()``); ``dx = dout * mask`` is long enough to count.

@@ -157,7 +157,8 @@ def test_round_trip_self_check_and_submission(kit_copy):
         manifest = json.loads(archive.read(submission.MANIFEST))
         expected = ({f"assignment/{p.name}" for p in (KIT_ROOT / "assignment").glob("*.py")}
                     | {f"notebooks/{n}" for n in submission.NOTEBOOKS}
-                    | {f"saved/{n}" for n in submission.SAVED_MODELS} | {submission.MANIFEST})
+                    | {f"saved/{n}" for n in submission.SAVED_MODELS}
+                    | {submission.MANIFEST, submission.REPORT})
         assert names == expected
         for name, digest in manifest["files"].items():
             assert submission.hashlib.sha256(archive.read(name)).hexdigest() == digest, name
@@ -165,6 +166,7 @@ def test_round_trip_self_check_and_submission(kit_copy):
     assert manifest["created_utc"].endswith("+00:00")
     assert manifest["self_check"]["exit_code"] == 0
     assert " 0 fail, 0 waiting, 0 not implemented" in manifest["self_check"]["summary"]
+    assert "14 written answer(s) still blank" in result.stderr, "a warning, not a refusal"
 
 
 # ------------------------------------------------- refusals, one at a time ---
