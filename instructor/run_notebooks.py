@@ -96,8 +96,8 @@ def figures_table(metrics, timings):
         if notebook in timings:
             figures["notebook_run_time_s"] = round(timings[notebook], 1)
         for key, value in sorted(figures.items()):
-            if isinstance(value, list):
-                continue  # per-class vectors stay in metrics.json
+            if isinstance(value, (list, dict)):
+                continue  # per-class vectors and the search's runs stay in metrics.json
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
             rows.append((notebook, key, shown))
     if not rows:
@@ -141,6 +141,15 @@ def save_figures(executed_path, folder):
     return paths
 
 
+def saved_models_dir(out, quick):
+    """Where the notebooks save their models: ``$KIT_SAVED_DIR`` if set; else the kit's
+    ``saved/`` for a full run and ``<out>/saved`` in quick mode, so a quick run never
+    overwrites a full run's models."""
+    if os.environ.get("KIT_SAVED_DIR"):
+        return Path(os.environ["KIT_SAVED_DIR"]).resolve()
+    return Path(out).resolve() / "saved" if quick else KIT_ROOT / "saved"
+
+
 def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     """Execute ``notebooks`` (names in ``notebook_dir``), writing to ``out``.
 
@@ -149,8 +158,9 @@ def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     failures, timings = {}, {}
-    with environment(KIT_QUICK="1" if quick else "0", KIT_STRICT_FLOORS="1", KIT_RESULTS_DIR=out,
-                     MPLBACKEND=INLINE_BACKEND):
+    variables = dict(KIT_QUICK="1" if quick else "0", KIT_STRICT_FLOORS="1", KIT_RESULTS_DIR=out,
+                     MPLBACKEND=INLINE_BACKEND, KIT_SAVED_DIR=saved_models_dir(out, quick))
+    with environment(**variables):
         for index, name in enumerate(notebooks, start=1):
             print(f"[{index}/{len(notebooks)}] {name}.ipynb ...", end=" ", flush=True)
             start = time.perf_counter()
@@ -188,13 +198,25 @@ def main(argv=None):
         print(f"run_notebooks: error: no notebook {', '.join(unknown)} in {NOTEBOOK_DIR}; "
               f"choose from: {', '.join(NOTEBOOKS)}", file=sys.stderr)
         return 2
-    failures, timings = run(names, args.out, args.quick, args.timeout)
+    from helpers.data import require_cifar10
+
+    try:
+        require_cifar10()
+    except FileNotFoundError as err:
+        print(f"run_notebooks: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        failures, timings = run(names, args.out, args.quick, args.timeout)
+    except KeyboardInterrupt:
+        print("\nrun_notebooks: interrupted", file=sys.stderr)
+        return 130
     metrics_path = args.out / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     print()
     print(figures_table({k: v for k, v in metrics.items() if k in names}, timings))
     print(f"\nExecuted notebooks and HTML reports: {args.out.resolve()}; "
-          f"figures: {(args.out / 'figures').resolve()}")
+          f"figures: {(args.out / 'figures').resolve()}; "
+          f"saved models: {saved_models_dir(args.out, args.quick)}")
     if failures:
         print(
             f"{len(failures)} notebook(s) failed: "

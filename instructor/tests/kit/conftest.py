@@ -6,8 +6,8 @@ import pytest
 
 from helpers import submission
 from instructor import release, sandbox
-from instructor.run_notebooks import environment, execute_notebook
-from instructor.tests.kit.runner import lay_reference_solutions, set_run_mode
+from instructor.sample_submission import finish_kit
+from instructor.tests.kit.runner import set_run_mode
 
 
 @pytest.fixture(scope="session")
@@ -25,18 +25,13 @@ def finished_kit(tmp_path_factory):
     their run-mode records, which say so, are then set to a full run, since
     collect_submission.py refuses quick-mode notebooks."""
     kit = tmp_path_factory.mktemp("finished") / "student_kit"
-    release.build_release(kit)
-    lay_reference_solutions(kit)
-    results = tmp_path_factory.mktemp("results")
-    with environment(KIT_QUICK="1", KIT_SAVED_DIR=kit / "saved", KIT_RESULTS_DIR=results):
-        for name in submission.NOTEBOOKS:
-            path = kit / "notebooks" / name
-            failure = execute_notebook(path, path, timeout=900)
-            assert failure is None, f"{name} failed with the reference solutions: {failure}"
-            records = submission.run_mode_records(json.loads(path.read_text()))
-            assert records and all(r["quick_mode"] is True for r in records), \
-                f"{name}: the set-up cell must record the quick-mode run, found {records}"
-            set_run_mode(path, quick=False)
+    finish_kit(kit, tmp_path_factory.mktemp("results"), quick=True)
+    for name in submission.NOTEBOOKS:
+        path = kit / "notebooks" / name
+        records = submission.run_mode_records(json.loads(path.read_text()))
+        assert records and all(r["quick_mode"] is True for r in records), \
+            f"{name}: the set-up cell must record the quick-mode run, found {records}"
+        set_run_mode(path, quick=False)
     return kit
 
 
