@@ -234,7 +234,7 @@ def protections(reason):
     """Lines for the log (stdout, which only staff see): which sandbox protections held."""
     if reason is None:
         return ["sandbox: bubblewrap works in this container; the worker runs in the sandbox "
-                "(README, 'The sandbox'); verdicts in a trusted process"]
+                "(docs/grading.md, 'The sandbox'); verdicts in a trusted process"]
     return [f"sandbox: not available in this container ({reason}); graded as with "
             "--no-sandbox:"] + [f"  - {line}" for line in PLAIN_UNPROTECTED]
 

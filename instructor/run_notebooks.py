@@ -14,14 +14,18 @@ import base64
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from traitlets import CaselessStrEnum, default
 
 from helpers import submission
 from helpers.utils import KIT_ROOT
@@ -48,6 +52,23 @@ def environment(**variables):
                 os.environ[name] = value
 
 
+class IpcKernelManager(AsyncKernelManager):
+    """Kernels on IPC transport: unix sockets in a private folder instead of TCP ports on
+    localhost, so no other user of the machine can reach them, and the kernel no longer
+    prints "Kernel is running over TCP without encryption" at every start."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("ip")
+    def _ip_in_a_private_folder(self):
+        return os.path.join(tempfile.mkdtemp(prefix="kernel-"), "ipc")
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart)
+        if not restart:   # the sockets are gone: remove their folder
+            shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
+
+
 def describe_failure(notebook):
     """``cell N ('first line'): ErrorName: message`` for the first cell with an error output."""
     for number, cell in enumerate(notebook.cells, start=1):
@@ -68,6 +89,7 @@ def execute_notebook(path, executed_path, timeout=3600):
     """
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            kernel_manager_class=IpcKernelManager,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     failure = None
     try:

@@ -14,7 +14,7 @@ def write_notebook(path, *sources):
     nbformat.write(notebook, path)
 
 
-def test_runs_notebooks_reports_failures_and_collects_figures(tmp_path, capsys):
+def test_runs_notebooks_reports_failures_and_collects_figures(tmp_path, capfd):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     setup = f"import sys; sys.path.insert(0, {str(KIT_ROOT)!r})"
@@ -30,7 +30,9 @@ def test_runs_notebooks_reports_failures_and_collects_figures(tmp_path, capsys):
     assert set(timings) == {"bad", "good"}
     assert list(failures) == ["bad"], "a failing notebook does not stop the others"
     assert "cell 2" in failures["bad"] and "ValueError: learning rate too high" in failures["bad"]
-    assert "[1/2] bad.ipynb ... FAILED" in capsys.readouterr().out
+    printed = capfd.readouterr()   # the kernels' output too (file descriptors 1 and 2)
+    assert "[1/2] bad.ipynb ... FAILED" in printed.out
+    assert "without encryption" not in printed.err, "kernels run on IPC transport"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["good"]["test_acc"] == 0.5 and metrics["good"]["quick"] is True
     for name in ("good", "bad"):
