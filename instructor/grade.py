@@ -396,18 +396,23 @@ def parse_args(argv):
         prog="python -m instructor.grade",
         description="Grade a folder of submission zips into a CSV gradebook.")
     parser.add_argument("folder", type=Path, help="folder holding *_submission.zip files")
-    parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
+    parser.add_argument("--out", type=Path, default=Path("grades.csv"),
+                        help="the CSV to write (default: %(default)s)")
     parser.add_argument("--feedback", type=Path, help="folder for one feedback .txt per student")
-    parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="submissions graded at once (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds of student code allowed for each part's checks")
+                        help="seconds of student code allowed for each part's checks "
+                             "(default: %(default)s)")
     parser.add_argument("--call-timeout", type=float, default=None,
                         help="seconds allowed for each call into student code (an endless "
                              "loop costs its function this long; default: --timeout / 4)")
     parser.add_argument("--memory-mb", type=int, default=6144,
-                        help="memory limit of each process running student code")
+                        help="memory limit of each process running student code "
+                             "(default: %(default)s)")
     parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH,
-                        help="points per part and per model")
+                        help="points per part and per model (default: the kit's "
+                             "instructor/rubric.json)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (prints what is then unprotected)")
     parser.add_argument("--samples", action="store_true",

@@ -10,11 +10,13 @@ with ``helpers.utils.record_metrics``. A failing notebook is
 reported with its cell and error; the others still run, and the exit code is 1.
 """
 import argparse
+import asyncio
 import base64
 import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -69,6 +71,70 @@ class IpcKernelManager(AsyncKernelManager):
             shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
 
 
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM arrived while a notebook ran."""
+
+
+class StoppableClient(NotebookClient):
+    """nbclient's client, but SIGINT and SIGTERM stop the run. nbclient itself catches both
+    while a kernel runs (``loop.add_signal_handler``) and only shuts the kernel down: the cell
+    then fails with "Kernel died", nbclient's second clean-up fails on an assertion, and the
+    caller (the main job, or a test fixture under pytest) takes it for a failed notebook and
+    goes on with the next one. Here a signal kills the kernel if a cell runs, stops the run
+    before the next cell, and ``execute`` raises ``KeyboardInterrupt`` once nbclient has shut
+    the kernel down."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop_signals, self.cell_running, self.started_manager = [], False, None
+        self.on_cell_execute, self.on_cell_executed = self._before_cell, self._after_cell
+
+    async def async_start_new_kernel(self, **kwargs):
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):   # in place of nbclient's handlers
+            try:
+                loop.add_signal_handler(signum, self._stop, signum)
+            except (RuntimeError, NotImplementedError):  # not the main thread
+                pass
+        self.started_manager = self.km
+        await super().async_start_new_kernel(**kwargs)
+
+    def _stop(self, signum):
+        self.stop_signals.append(signum)
+        if self.cell_running:
+            self.kill_kernel()
+
+    def kill_kernel(self):
+        """SIGKILL to the kernel's process group (it runs in a session of its own)."""
+        pgid = getattr(getattr(self.km, "provisioner", None), "pgid", None)
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _before_cell(self, **_):
+        if self.stop_signals:
+            raise Interrupted(signal.Signals(self.stop_signals[0]).name)
+        self.cell_running = True
+
+    def _after_cell(self, **_):
+        self.cell_running = False
+
+    def execute(self, **kwargs):
+        try:
+            return super().execute(**kwargs)
+        except Exception:
+            if not self.stop_signals:
+                raise
+        manager = self.started_manager   # a killed kernel's files stay: remove them
+        if manager is not None:
+            manager.cleanup_connection_file()
+            if manager.transport == "ipc":
+                shutil.rmtree(Path(manager.ip).parent, ignore_errors=True)
+        raise KeyboardInterrupt
+
+
 def describe_failure(notebook):
     """``cell N ('first line'): ErrorName: message`` for the first cell with an error output."""
     for number, cell in enumerate(notebook.cells, start=1):
@@ -88,7 +154,7 @@ def execute_notebook(path, executed_path, timeout=3600):
     written in both cases, so the error can be read in context.
     """
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    client = StoppableClient(notebook, timeout=timeout, kernel_name="python3",
                             kernel_manager_class=IpcKernelManager,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     failure = None

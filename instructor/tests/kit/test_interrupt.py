@@ -1,5 +1,6 @@
-"""Ctrl-C stops a grading run and a test run mid-way through grading: promptly, with nothing
-left running and no temporary folder left behind (and pytest still prints its summary).
+"""Ctrl-C stops a grading run, a test run mid-way through grading and the main job:
+promptly, with nothing left running and no temporary folder left behind (and pytest still
+prints its summary).
 
 Ctrl-C in a terminal sends SIGINT to the foreground process group; each run here starts in a
 session of its own, so the test can send exactly that, and with a private TMPDIR, so every
@@ -38,10 +39,11 @@ def zips(tmp_path_factory):
 
 
 def processes_under(folder):
-    """Processes whose command line or working folder mentions ``folder``."""
+    """Processes whose command line, working folder or TMPDIR mentions ``folder``."""
     found = []
-    for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
-        text = " ".join(process.info["cmdline"] or []) + " " + str(process.info["cwd"] or "")
+    for process in psutil.process_iter(["pid", "cmdline", "cwd", "environ"]):
+        text = " ".join([*(process.info["cmdline"] or []), str(process.info["cwd"] or ""),
+                         (process.info["environ"] or {}).get("TMPDIR", "")])
         if str(folder) in text and process.pid != os.getpid():
             found.append(process)
     return found
@@ -118,3 +120,20 @@ def test_ctrl_c_stops_pytest_mid_way_through_a_grading_test(working_sandbox, zip
     assert "no tests ran in" in output or " in " in output.splitlines()[-1], output[-3000:]
     assert_clean(tmp_path / "tmp")
     print(f"pytest stopped {seconds:.1f} s after Ctrl-C")
+
+
+def test_ctrl_c_stops_the_main_job(tmp_path):
+    out = tmp_path / "results"
+    process = start([sys.executable, "-m", "instructor.run_notebooks", "--quick",
+                     "linear_classifier", "--out", str(out)], tmp_path / "tmp")
+    deadline = time.monotonic() + 300
+    while not any("ipykernel" in " ".join(p.info["cmdline"] or [])
+                  for p in processes_under(tmp_path / "tmp")):
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.5)
+    time.sleep(5)   # inside the notebook's cells
+    seconds, output = interrupt(process)
+
+    assert process.returncode == 130 and "run_notebooks: interrupted" in output, output[-3000:]
+    assert_clean(tmp_path / "tmp")
+    print(f"main job stopped {seconds:.1f} s after Ctrl-C")
