@@ -112,6 +112,25 @@ def test_the_rubric_numbers_are_the_rubrics():
         f"{name} says {match[0]!r}"
 
 
+def minutes(text):
+    """``"12 min 39 s"`` (spaces and line breaks as in prose) -> 12.65."""
+    match = re.fullmatch(r"(\d+) min\s+(\d+) s", text.strip())
+    return int(match[1]) + int(match[2]) / 60
+
+
+def test_the_readmes_main_job_times_round_the_measured_ones():
+    results = (KIT_ROOT / "docs" / "results.md").read_text()
+    full = minutes(re.search(r"\*\*(\d+ min \d+ s)\*\*", results)[1])
+    quick = minutes(re.search(r"run_notebooks --quick` \(as in CI: one thread\), (\d+ min\s+\d+ s)",
+                              results)[1])
+    readme = (KIT_ROOT / "README.md").read_text()
+    stated = re.search(r"full CIFAR-10: about (\d+) min on 2 cores; `--quick`: about (\d+) min",
+                       readme)
+    assert stated and (int(stated[1]), int(stated[2])) == (round(full), round(quick)), \
+        f"the README says {stated and stated[0]!r}; docs/results.md measured {full:.1f} and " \
+        f"{quick:.1f} min"
+
+
 def collected_per_file(*args):
     """``pytest --collect-only -q *args``: the number of tests per file, and the tiers line."""
     result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
