@@ -302,9 +302,11 @@ def run_checks(parts=PARTS, folder="tests/assignment", required=True, *, functio
     guard = rules.Guard(KIT_ROOT / "assignment")
     for path in files:  # one session per file: a file that stops pytest spares the others
         with guard:
-            pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
-                         "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT),
-                         str(path)], plugins=[collector])
+            code = pytest.main(["-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=",
+                                "-W", "ignore::DeprecationWarning", "--rootdir", str(KIT_ROOT),
+                                str(path)], plugins=[collector])
+        if code == pytest.ExitCode.INTERRUPTED:  # pytest.main swallows Ctrl-C: pass it on
+            raise KeyboardInterrupt
     results = [r for r in collector.functions.values()
                if r.part in parts and (not functions or r.name in functions)]
     results.sort(key=lambda r: (PARTS.index(r.part) if r.part in PARTS else len(PARTS),

@@ -116,6 +116,30 @@ def _download(root):
     return None
 
 
+def require_cifar10(root=None, download=True):
+    """The folder ``<root>/cifar-10-batches-py`` once every batch file is there, downloading
+    them first when they are missing (and ``download``); reads no batch.
+
+    Raises ``FileNotFoundError`` when the data is missing and cannot be downloaded: one line
+    for where it looked and what is missing, one for why the download failed, one for the fix.
+    """
+    root = Path(root) if root is not None else default_root()
+    folder = root / FOLDER
+    if _missing_files(folder):
+        reason = _download(root) if download else "download=False was given"
+        missing = _missing_files(folder)
+        if missing:
+            raise FileNotFoundError(
+                f"CIFAR-10 not found: looked in {folder} and these files are missing: "
+                f"{', '.join(missing)}.\nThe download failed: {reason or 'unknown reason'}.\n"
+                "To fix it, either connect to the internet and run again (the data "
+                f"downloads into {root}), or set CIFAR10_ROOT to a folder that holds "
+                f"{FOLDER}/ (for example, download cifar-10-python.tar.gz on another "
+                "machine and unpack it there)."
+            )
+    return folder
+
+
 def load_cifar10(root=None, download=True):
     """Load all of CIFAR-10 as tensors.
 
@@ -131,21 +155,7 @@ def load_cifar10(root=None, download=True):
     downloaded (the message says where it looked and how to fix it), and
     ``ValueError`` naming a truncated, corrupt or foreign batch file.
     """
-    root = Path(root) if root is not None else default_root()
-    folder = root / FOLDER
-    missing = _missing_files(folder)
-    if missing:
-        reason = _download(root) if download else "download=False was given"
-        missing = _missing_files(folder)
-        if missing:
-            raise FileNotFoundError(
-                f"CIFAR-10 not found: looked in {folder} and these files are missing: "
-                f"{', '.join(missing)}.\nThe download failed: {reason or 'unknown reason'}.\n"
-                "To fix it, either connect to the internet and run again (the data "
-                f"downloads into {root}), or set CIFAR10_ROOT to a folder that holds "
-                f"{FOLDER}/ (for example, download cifar-10-python.tar.gz on another "
-                "machine and unpack it there)."
-            )
+    folder = require_cifar10(root, download)
     train = [read_batch(folder / name) for name in TRAIN_FILES]
     x_test, y_test = read_batch(folder / TEST_FILES[0])
     x_train = torch.cat([images for images, _ in train])

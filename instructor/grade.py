@@ -53,6 +53,7 @@ from instructor.grade_report import clean
 from instructor.grade_zip import new_submission, shown, verify_zip
 from instructor.grading import written
 from instructor.release import build_release
+from instructor.sample_submission import SAMPLES_HINT, quick_mode_notebooks
 from instructor.verdicts.runner import grade_checks
 from instructor.verdicts.session import PLAIN_UNPROTECTED
 
@@ -77,6 +78,8 @@ class Context:
     worker_user: str = None         # unsandboxed: run the worker as this user (unprivileged.py)
     test_sets: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on Ctrl-C
+    samples: bool = False           # grade sample submissions (notebooks run in quick mode)
 
 
 def hidden_sources():
@@ -249,9 +252,22 @@ class Graded:
     feedback: str                   # the feedback file's text
 
 
+def check_sample(ctx, sub):
+    """A zip whose notebooks ran in quick mode is a sample submission
+    (``instructor.sample_submission``): refused unless ``ctx.samples``, else noted."""
+    quick = quick_mode_notebooks(sub.members)
+    if quick and not ctx.samples:
+        sub.refuse(f"{', '.join(quick)}: run in quick mode, so not a student's submission but "
+                   f"{SAMPLES_HINT}")
+    elif quick:
+        sub.note(f"sample submission: {', '.join(quick)} ran in quick mode (graded: --samples)")
+
+
 def grade_submission(ctx, sub):
     """Grade one verified submission; returns a ``Graded``."""
     report, model_scores = {}, {}
+    if not sub.fatal:
+        check_sample(ctx, sub)
     if not sub.fatal:
         root, kit = make_kit(ctx, sub)
         try:
@@ -365,7 +381,8 @@ def grade_all(ctx, zips, feedback_dir, jobs, progress, on_graded=None):
     """Grade every zip (``jobs`` at a time); returns the CSV rows. ``on_graded(sub)`` is called
     with each verified submission."""
     rows = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = {pool.submit(grade_path, ctx, path): path for path in zips}
         for future in tqdm(as_completed(futures), total=len(futures), desc="grading",
                            unit="submission", disable=not progress):
@@ -377,29 +394,44 @@ def grade_all(ctx, zips, feedback_dir, jobs, progress, on_graded=None):
                 if trouble:
                     row["problems"] = "; ".join(filter(None, [row["problems"], trouble]))
             rows.append(row)
+    except BaseException:
+        # Ctrl-C (or a failure): zips not started are dropped, running ones stop their
+        # trusted processes (runner.run_trusted_checks watches ctx.stopping); a plain
+        # ``with`` would wait for every zip still queued.
+        ctx.stopping.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return rows
 
 
 def grade_folder(folder, out, feedback_dir=None, jobs=2, timeout=300, memory_mb=6144,
                  rubric_path=RUBRIC_PATH, progress=True, no_sandbox=False, call_timeout=None,
-                 written_dir=None, show_names=False):
+                 written_dir=None, show_names=False, samples=False):
     """Grade every ``*_submission.zip`` in ``folder``; returns the list of CSV rows.
 
     ``timeout`` is each part's budget of student code in seconds, ``call_timeout`` each call's
-    (default ``timeout / 4``). Raises ``sandbox.SandboxUnavailable`` when bubblewrap does not
-    work here, unless ``no_sandbox`` (the worker then runs as a plain subprocess). The written
-    answers go to ``written_dir`` (default: ``written/`` beside ``out``), under anonymous codes
-    unless ``show_names``.
+    (default ``timeout / 4``); ``samples`` grades sample submissions (quick-mode notebooks,
+    ``instructor.sample_submission``), which are otherwise refused. Raises
+    ``sandbox.SandboxUnavailable`` when bubblewrap does not work here, unless ``no_sandbox``
+    (the worker then runs as a plain subprocess), and ``FileNotFoundError`` when CIFAR-10 is
+    missing and cannot be downloaded (the saved models are scored on its test split). The
+    written answers go to ``written_dir`` (default: ``written/`` beside ``out``), under
+    anonymous codes unless ``show_names``.
     """
     zips = sorted(Path(folder).glob(f"*{submission.ZIP_SUFFIX}"))
     if not zips:
         raise FileNotFoundError(f"no *{submission.ZIP_SUFFIX} in {folder}")
     rubric = load_rubric(rubric_path)
+    from helpers.data import require_cifar10
+
+    require_cifar10()   # stop before any grading when the models cannot be scored
     if not no_sandbox:
         sandbox.require()
     with tempfile.TemporaryDirectory(prefix="grading-") as workdir:
         ctx = make_context(Path(workdir), rubric, timeout, memory_mb, not no_sandbox,
                            call_timeout)
+        ctx.samples = samples
         answers = {}
 
         def collect_answers(sub):
@@ -438,18 +470,23 @@ def parse_args(argv):
         prog="python -m instructor.grade",
         description="Grade a folder of submission zips into a CSV gradebook.")
     parser.add_argument("folder", type=Path, help="folder holding *_submission.zip files")
-    parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
+    parser.add_argument("--out", type=Path, default=Path("grades.csv"),
+                        help="the CSV to write (default: %(default)s)")
     parser.add_argument("--feedback", type=Path, help="folder for one feedback .txt per student")
-    parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="submissions graded at once (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds of student code allowed for each part's checks")
+                        help="seconds of student code allowed for each part's checks "
+                             "(default: %(default)s)")
     parser.add_argument("--call-timeout", type=float, default=None,
                         help="seconds allowed for each call into student code (an endless "
                              "loop costs its function this long; default: --timeout / 4)")
     parser.add_argument("--memory-mb", type=int, default=6144,
-                        help="memory limit of each process running student code")
+                        help="memory limit of each process running student code "
+                             "(default: %(default)s)")
     parser.add_argument("--rubric", type=Path, default=RUBRIC_PATH,
-                        help="points per part and per model")
+                        help="points per part and per model (default: the kit's "
+                             "instructor/rubric.json)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (prints what is then unprotected)")
     parser.add_argument("--written-dir", type=Path, default=None,
@@ -460,6 +497,9 @@ def parse_args(argv):
     parser.add_argument("--written", type=Path, metavar="SCORES_CSV",
                         help="do not grade: merge this filled-in written/scores.csv into the "
                              "gradebook --out (and the --feedback files)")
+    parser.add_argument("--samples", action="store_true",
+                        help="grade sample submissions (python -m instructor.sample_submission: "
+                             "notebooks run in quick mode), which are otherwise refused")
     return parser.parse_args(argv)
 
 
@@ -488,10 +528,13 @@ def main(argv=None):
         rows = grade_folder(args.folder, args.out, args.feedback, args.jobs, args.timeout,
                             args.memory_mb, args.rubric, no_sandbox=args.no_sandbox,
                             call_timeout=args.call_timeout, written_dir=args.written_dir,
-                            show_names=args.show_names)
+                            show_names=args.show_names, samples=args.samples)
     except (FileNotFoundError, ValueError, sandbox.SandboxUnavailable) as err:
         print(f"grade: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ngrade: interrupted; no gradebook written", file=sys.stderr)
+        return 130
     print(summary(rows))
     print(f"wrote {args.out}" + (f" and feedback in {args.feedback}" if args.feedback else ""))
     written_dir = args.written_dir or args.out.parent / "written"

@@ -158,7 +158,7 @@ def main(argv=None):
         print(f"gradescope: error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB); upload it on Gradescope "
-          "(README, 'Grading on Gradescope')")
+          "(docs/gradescope.md)")
     return 0
 
 

@@ -10,18 +10,24 @@ with ``helpers.utils.record_metrics``. A failing notebook is
 reported with its cell and error; the others still run, and the exit code is 1.
 """
 import argparse
+import asyncio
 import base64
 import json
 import os
 import re
+import shutil
+import signal
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from traitlets import CaselessStrEnum, default
 
 from helpers import submission
 from helpers.utils import KIT_ROOT
@@ -48,6 +54,87 @@ def environment(**variables):
                 os.environ[name] = value
 
 
+class IpcKernelManager(AsyncKernelManager):
+    """Kernels on IPC transport: unix sockets in a private folder instead of TCP ports on
+    localhost, so no other user of the machine can reach them, and the kernel no longer
+    prints "Kernel is running over TCP without encryption" at every start."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("ip")
+    def _ip_in_a_private_folder(self):
+        return os.path.join(tempfile.mkdtemp(prefix="kernel-"), "ipc")
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart)
+        if not restart:   # the sockets are gone: remove their folder
+            shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM arrived while a notebook ran."""
+
+
+class StoppableClient(NotebookClient):
+    """nbclient's client, but SIGINT and SIGTERM stop the run. nbclient itself catches both
+    while a kernel runs (``loop.add_signal_handler``) and only shuts the kernel down: the cell
+    then fails with "Kernel died", nbclient's second clean-up fails on an assertion, and the
+    caller (the main job, or a test fixture under pytest) takes it for a failed notebook and
+    goes on with the next one. Here a signal kills the kernel if a cell runs, stops the run
+    before the next cell, and ``execute`` raises ``KeyboardInterrupt`` once nbclient has shut
+    the kernel down."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop_signals, self.cell_running, self.started_manager = [], False, None
+        self.on_cell_execute, self.on_cell_executed = self._before_cell, self._after_cell
+
+    async def async_start_new_kernel(self, **kwargs):
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):   # in place of nbclient's handlers
+            try:
+                loop.add_signal_handler(signum, self._stop, signum)
+            except (RuntimeError, NotImplementedError):  # not the main thread
+                pass
+        self.started_manager = self.km
+        await super().async_start_new_kernel(**kwargs)
+
+    def _stop(self, signum):
+        self.stop_signals.append(signum)
+        if self.cell_running:
+            self.kill_kernel()
+
+    def kill_kernel(self):
+        """SIGKILL to the kernel's process group (it runs in a session of its own)."""
+        pgid = getattr(getattr(self.km, "provisioner", None), "pgid", None)
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _before_cell(self, **_):
+        if self.stop_signals:
+            raise Interrupted(signal.Signals(self.stop_signals[0]).name)
+        self.cell_running = True
+
+    def _after_cell(self, **_):
+        self.cell_running = False
+
+    def execute(self, **kwargs):
+        try:
+            return super().execute(**kwargs)
+        except Exception:
+            if not self.stop_signals:
+                raise
+        manager = self.started_manager   # a killed kernel's files stay: remove them
+        if manager is not None:
+            manager.cleanup_connection_file()
+            if manager.transport == "ipc":
+                shutil.rmtree(Path(manager.ip).parent, ignore_errors=True)
+        raise KeyboardInterrupt
+
+
 def describe_failure(notebook):
     """``cell N ('first line'): ErrorName: message`` for the first cell with an error output."""
     for number, cell in enumerate(notebook.cells, start=1):
@@ -67,7 +154,8 @@ def execute_notebook(path, executed_path, timeout=3600):
     written in both cases, so the error can be read in context.
     """
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    client = StoppableClient(notebook, timeout=timeout, kernel_name="python3",
+                            kernel_manager_class=IpcKernelManager,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     failure = None
     try:
@@ -96,8 +184,8 @@ def figures_table(metrics, timings):
         if notebook in timings:
             figures["notebook_run_time_s"] = round(timings[notebook], 1)
         for key, value in sorted(figures.items()):
-            if isinstance(value, list):
-                continue  # per-class vectors stay in metrics.json
+            if isinstance(value, (list, dict)):
+                continue  # per-class vectors and the search's runs stay in metrics.json
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
             rows.append((notebook, key, shown))
     if not rows:
@@ -141,6 +229,15 @@ def save_figures(executed_path, folder):
     return paths
 
 
+def saved_models_dir(out, quick):
+    """Where the notebooks save their models: ``$KIT_SAVED_DIR`` if set; else the kit's
+    ``saved/`` for a full run and ``<out>/saved`` in quick mode, so a quick run never
+    overwrites a full run's models."""
+    if os.environ.get("KIT_SAVED_DIR"):
+        return Path(os.environ["KIT_SAVED_DIR"]).resolve()
+    return Path(out).resolve() / "saved" if quick else KIT_ROOT / "saved"
+
+
 def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     """Execute ``notebooks`` (names in ``notebook_dir``), writing to ``out``.
 
@@ -149,8 +246,9 @@ def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     failures, timings = {}, {}
-    with environment(KIT_QUICK="1" if quick else "0", KIT_STRICT_FLOORS="1", KIT_RESULTS_DIR=out,
-                     MPLBACKEND=INLINE_BACKEND):
+    variables = dict(KIT_QUICK="1" if quick else "0", KIT_STRICT_FLOORS="1", KIT_RESULTS_DIR=out,
+                     MPLBACKEND=INLINE_BACKEND, KIT_SAVED_DIR=saved_models_dir(out, quick))
+    with environment(**variables):
         for index, name in enumerate(notebooks, start=1):
             print(f"[{index}/{len(notebooks)}] {name}.ipynb ...", end=" ", flush=True)
             start = time.perf_counter()
@@ -188,13 +286,25 @@ def main(argv=None):
         print(f"run_notebooks: error: no notebook {', '.join(unknown)} in {NOTEBOOK_DIR}; "
               f"choose from: {', '.join(NOTEBOOKS)}", file=sys.stderr)
         return 2
-    failures, timings = run(names, args.out, args.quick, args.timeout)
+    from helpers.data import require_cifar10
+
+    try:
+        require_cifar10()
+    except FileNotFoundError as err:
+        print(f"run_notebooks: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        failures, timings = run(names, args.out, args.quick, args.timeout)
+    except KeyboardInterrupt:
+        print("\nrun_notebooks: interrupted", file=sys.stderr)
+        return 130
     metrics_path = args.out / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     print()
     print(figures_table({k: v for k, v in metrics.items() if k in names}, timings))
     print(f"\nExecuted notebooks and HTML reports: {args.out.resolve()}; "
-          f"figures: {(args.out / 'figures').resolve()}")
+          f"figures: {(args.out / 'figures').resolve()}; "
+          f"saved models: {saved_models_dir(args.out, args.quick)}")
     if failures:
         print(
             f"{len(failures)} notebook(s) failed: "

@@ -11,6 +11,7 @@ import torch
 from helpers.utils import KIT_ROOT
 
 
+@pytest.mark.cifar10
 def test_quick_benchmark_writes_every_figure(tmp_path):
     env = dict(os.environ, KIT_RESULTS_DIR=str(tmp_path))
     result = subprocess.run(

@@ -11,9 +11,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from helpers.utils import KIT_ROOT
 from instructor.benchmarks.load import cpu_hogs, default_hog_count
 from instructor.run_notebooks import NOTEBOOKS
+
+pytestmark = pytest.mark.long  # the long tier (pytest --all): see conftest.py
 
 
 def user_environment(tmp_path):

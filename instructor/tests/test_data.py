@@ -13,6 +13,8 @@ import torchvision
 from helpers import data
 from helpers.data import CLASSES, load_cifar10, preprocess_cifar10, read_batch
 
+pytestmark = pytest.mark.cifar10  # most tests read the data set
+
 
 @pytest.fixture(scope="module")
 def raw():

@@ -21,8 +21,10 @@ import io
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import threading
+import time
 from multiprocessing import spawn
 from pathlib import Path
 
@@ -312,15 +314,30 @@ def _child(connection, *args):
         connection.close()
 
 
+def _wait_for_report(receiver, seconds, stop):
+    """The trusted process's ``(kind, value)``, or an error when ``seconds`` pass first;
+    ``("stopped", ...)`` as soon as the event ``stop`` is set (Ctrl-C in the grader)."""
+    deadline = time.monotonic() + seconds
+    while not receiver.poll(0.25):
+        if stop is not None and stop.is_set():
+            return "stopped", "the grading run was interrupted"
+        if time.monotonic() > deadline:
+            return "error", "no report in time"
+    return receiver.recv()
+
+
 def run_trusted_checks(student_dir, parts=PARTS, launcher=None, timeout=300.0, *,
-                       call_timeout=None, checks=None, block_network=False, memory_mb=6144):
+                       call_timeout=None, checks=None, block_network=False, memory_mb=6144,
+                       stop=None):
     """Grade the student's files in ``student_dir`` with the checks of ``parts``.
 
     ``launcher(argv, cwd, env) -> Popen`` starts the worker (picklable: a function of an
     importable module other than ``__main__``, or a ``functools.partial`` of one; default
     ``plain_launcher``); ``timeout`` is the time
     budget of each part, ``call_timeout`` of each call (default ``timeout / 4``); ``checks`` the
-    check files from ``read_checks`` (default: this source's). Returns the report dict.
+    check files from ``read_checks`` (default: this source's); ``stop`` an optional
+    ``threading.Event``: once set, the trusted process is interrupted (it ends its worker and
+    removes its folders) and ``KeyboardInterrupt`` is raised. Returns the report dict.
     """
     budget = Budget(float(timeout), float(call_timeout or max(5.0, timeout / 4)),
                     memory_mb=int(memory_mb))
@@ -335,16 +352,20 @@ def run_trusted_checks(student_dir, parts=PARTS, launcher=None, timeout=300.0, *
     sender.close()
     limit = len(parts) * (budget.part_seconds + 2 * budget.start_seconds) + 120
     try:
-        kind, value = receiver.recv() if receiver.poll(limit) else ("error", "no report in time")
+        kind, value = _wait_for_report(receiver, limit, stop)
     except EOFError:
         kind, value = "error", f"the checks process ended with code {process.exitcode}"
     finally:
+        if process.is_alive() and stop is not None and stop.is_set():
+            os.kill(process.pid, signal.SIGINT)  # as Ctrl-C would: it cleans up, then ends
         process.join(timeout=10)
         if process.is_alive():
             process.kill()
             process.join()
     if kind == "report":
         return value
+    if kind == "stopped":
+        raise KeyboardInterrupt
     return {part: {"functions": [], "errors": [], "sandbox": f"the grader failed: {value}"}
             for part in parts}
 
@@ -375,7 +396,8 @@ def grade_checks(ctx, sub, kit):
     launcher, block_network = launcher_for(ctx)
     report = run_trusted_checks(kit, PARTS, launcher, ctx.timeout,
                                 call_timeout=ctx.call_timeout, checks=_CHECKS[ctx.release_dir],
-                                block_network=block_network, memory_mb=ctx.memory_mb)
+                                block_network=block_network, memory_mb=ctx.memory_mb,
+                                stop=ctx.stopping)
     # grade_submission reports the errors (an import that failed)
     for part, entry in report.items():
         sub.problems += [f"{part}: {why}" for why in entry.get("incidents", [])

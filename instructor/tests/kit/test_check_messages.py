@@ -16,6 +16,8 @@ from instructor import release
 from instructor.tests.kit.runner import lay_reference_solutions
 from instructor.tests.kit.variants import run_variants
 
+pytestmark = pytest.mark.long  # the long tier (pytest --all): see conftest.py
+
 # id -> (part, function, region number, wrong code, words the message must contain)
 MISTAKES = {
     "no max subtraction": ("linear_classifier", "softmax_loss_vectorized", 0, """

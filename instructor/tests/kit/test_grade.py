@@ -25,6 +25,8 @@ from instructor.tests.kit import hostile
 from instructor.tests.kit.hostile import pack
 from instructor.tests.kit.runner import run_in
 
+pytestmark = pytest.mark.long  # the long tier (pytest --all): see conftest.py
+
 # Seconds of student code per part, and per call (an endless loop costs its function a call's
 # time). Honest work needs about 15 s per part and 3 s per call on an idle 2-core machine; both
 # are generous so that a busy machine changes no grade.

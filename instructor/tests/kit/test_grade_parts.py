@@ -35,6 +35,8 @@ def reference_accuracy(kind, path, X, y):
     return (labels == y).to(torch.float64).mean().item()
 
 
+@pytest.mark.long  # over 20 s (the long tier: pytest --all)
+@pytest.mark.cifar10
 def test_honest_models_score_exactly_as_the_reference(finished_kit, capsys):
     rubric = json.loads(grade.RUBRIC_PATH.read_text())
     for spec in rubric["models"]:

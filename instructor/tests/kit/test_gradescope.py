@@ -33,6 +33,8 @@ from instructor.tests.kit.hostile import pack
 from instructor.tests.kit.runner import run_in
 from instructor.verdicts import unprivileged
 
+pytestmark = pytest.mark.long  # the long tier (pytest --all): see conftest.py
+
 TIMEOUT, CALL_TIMEOUT = 600, 60  # as test_grade.py: a busy machine changes no grade
 RUN_SECONDS = 900
 VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}

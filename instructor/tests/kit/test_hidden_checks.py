@@ -20,6 +20,8 @@ from instructor.tests.kit import cheating
 from instructor.tests.kit.runner import lay_reference_solutions, run_in
 from instructor.tests.kit.test_grade import full_parts, pack
 
+pytestmark = pytest.mark.long  # the long tier (pytest --all): see conftest.py
+
 # pytest plugin run inside the cheating kit: every hidden check runs once honestly (it must
 # pass), then once per student function it names, with only that function cheating, until a
 # check has caught that function.

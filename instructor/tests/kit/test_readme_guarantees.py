@@ -1,6 +1,6 @@
-"""README's list of what the grading sandbox guarantees, checked against the tests.
+"""The list of what the grading sandbox guarantees (docs/grading.md), checked against the tests.
 
-Every guarantee in the README's grading section names the tests that prove it
+Every guarantee in docs/grading.md (moved there from the README) names the tests that prove it
 (``test_name`` in instructor/tests/kit/test_sandbox.py, or ``file.py::test_name`` in
 instructor/tests/kit/); each named test must exist, so a guarantee cannot outlive its proof.
 """
@@ -14,8 +14,8 @@ TEST_NAME = re.compile(r"`(?:(test_\w+\.py)::)?(test_\w+)`")
 
 
 def guarantees():
-    """The README's guarantee items (a '- ' line and its indented continuation lines)."""
-    text = (KIT_ROOT / "README.md").read_text()
+    """The guarantee items of docs/grading.md (a '- ' line and its indented continuation lines)."""
+    text = (KIT_ROOT / "docs" / "grading.md").read_text()
     block = text[text.index(BEGIN):text.index(END)].splitlines()[1:]
     items = []
     for line in block:
@@ -34,10 +34,11 @@ def defined_tests(filename):
 
 def test_every_guarantee_names_existing_tests():
     items = guarantees()
-    assert len(items) >= 8, "the README lists what the sandbox guarantees"
+    assert len(items) >= 8, "docs/grading.md lists what the sandbox guarantees"
     for item in items:
         named = TEST_NAME.findall(item)
         assert named, f"guarantee without a test: {item}"
         for filename, name in named:
             assert name in defined_tests(filename or "test_sandbox.py"), \
-                f"README names {filename or 'test_sandbox.py'}::{name}, which does not exist"
+                f"docs/grading.md names {filename or 'test_sandbox.py'}::{name}, " \
+                "which does not exist"

@@ -17,6 +17,8 @@ from instructor import release
 from instructor.tests.kit.test_student_workflow import functions_with_regions
 from instructor.tests.kit.variants import run_variants
 
+pytestmark = pytest.mark.long  # the long tier (pytest --all): see conftest.py
+
 
 def single_function_variants(kit):
     """One variant per student function: its file with only that function filled in."""

@@ -23,6 +23,8 @@ from instructor import release
 from instructor.run_notebooks import environment, execute_notebook
 from instructor.tests.kit.runner import run_in, set_run_mode
 
+pytestmark = pytest.mark.long  # the long tier (pytest --all): see conftest.py
+
 
 def functions_with_regions():
     """'module.function' for every function of assignment/ that holds a solution region."""

@@ -76,6 +76,7 @@ def mixed_files(student_kit):
                 in_place, "        params[name] = params[name] - learning_rate * grad\n")}
 
 
+@pytest.mark.long  # over 20 s (the long tier: pytest --all)
 @pytest.mark.parametrize("kind, expected", [
     ("reference", {PASS}), ("stubs", {NOT_IMPLEMENTED}),
     ("mixed", {PASS, FAIL, NOT_IMPLEMENTED, WAITING})])  # composed checks wait for metrics' stubs
@@ -123,6 +124,7 @@ def test_the_worker_never_sees_a_check_file(student_kit, tmp_path):
         "the checks are collected, then deleted, before the worker starts"
 
 
+@pytest.mark.long  # over 20 s (the long tier: pytest --all)
 def test_an_endless_loop_costs_only_its_function(student_kit, tmp_path):
     looping = METRICS + "\ndef confusion_matrix(y_true, y_pred, num_classes):\n    while True:\n" \
         "        pass\n"
@@ -134,6 +136,7 @@ def test_an_endless_loop_costs_only_its_function(student_kit, tmp_path):
     assert any("confusion_matrix timed out after 3 s" in i for i in report["metrics"]["incidents"])
 
 
+@pytest.mark.long  # over 20 s (the long tier: pytest --all)
 @pytest.mark.parametrize("body, why", [
     ("import sys\n    sys.exit(3)", "called sys.exit(3) in assignment/metrics.py"),
     ("import os\n    os._exit(0)",
@@ -150,6 +153,7 @@ def test_exits_crashes_and_garbage_fail_the_call_and_restart_the_worker(student_
     assert found["confusion_matrix"][0] == "FAIL" and why in found["confusion_matrix"][1][0], found
 
 
+@pytest.mark.long  # 14 s alone, more on a busy machine
 def test_an_import_that_fails_fails_its_part_only(student_kit, tmp_path):
     _, report = report_of(student_kit, tmp_path, {"model_selection.py": "import sys\nsys.exit(3)\n",
                                                   "metrics.py": METRICS},
