@@ -9,10 +9,9 @@ three lines instead: the message, the line of the cell that called it, and the f
 and file to write. Any other error keeps IPython's full traceback.
 """
 import linecache
-from pathlib import Path
 
 from helpers.submission import STUB_MARK
-from helpers.utils import KIT_ROOT
+from helpers.utils import shown_path
 
 RED, BOLD, RESET = "\x1b[0;31m", "\x1b[1m", "\x1b[0m"
 
@@ -29,15 +28,6 @@ def _frames(tb):
         frames.append((tb.tb_frame.f_code, tb.tb_lineno, tb.tb_frame.f_globals))
         tb = tb.tb_next
     return frames
-
-
-def _kit_relative(filename):
-    """``assignment/linear_classifier.py`` for a file of the kit, else the file's name."""
-    path = Path(filename)
-    try:
-        return path.resolve().relative_to(KIT_ROOT).as_posix()
-    except (OSError, ValueError):
-        return path.name
 
 
 def brief_stub_error(error, tb, cell_globals):
@@ -58,7 +48,7 @@ def brief_stub_error(error, tb, cell_globals):
         lines.append(f"  called in your cell, line {number}: {called}")
     if frames:
         code, number, _ = frames[-1]
-        lines.append(f"  write {BOLD}{code.co_name}{RESET} in {_kit_relative(code.co_filename)} "
+        lines.append(f"  write {BOLD}{code.co_name}{RESET} in {shown_path(code.co_filename)} "
                      f"(the stub is at line {number})")
     lines.append("  (python -m helpers.check lists every function still to write)")
     return lines

@@ -10,7 +10,8 @@ stays raw TeX. Here the TeX of each Markdown cell becomes MathML when the page i
 - :func:`math_spans`: where the formulas of a Markdown text are (``$...$``, ``$$...$$``,
   ``\\begin{...}...\\end{...}``), code spans and fenced code left alone;
 - :func:`notebook_to_offline_html`: the whole report, via nbconvert's ``lab`` template with
-  its script blocks (require.js, MathJax, Mermaid, widgets) emptied.
+  its script blocks (require.js, MathJax, Mermaid, widgets) emptied; progress lines
+  redrawn with ``\\r`` show their final state only.
 
 Issue 23's ``helpers/markdown_html.py`` (untrusted Markdown + math -> safe HTML for the
 student's report) does the same TeX -> MathML step; once it lands, :func:`tex_to_mathml`
@@ -139,10 +140,14 @@ def replace_math(markdown, formulas):
 
 def notebook_to_offline_html(notebook):
     """The HTML report of ``notebook`` (an nbformat node, not changed): math as MathML,
-    no script, stylesheet or image loaded from the network. Returns the page's text."""
+    no script, stylesheet or image loaded from the network, and each progress line
+    (``helpers/progress.py``, redrawn with ``\\r``) in its final state only, as Jupyter
+    shows it. Returns the page's text."""
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     notebook = copy.deepcopy(notebook)
+    CoalesceStreamsPreprocessor().preprocess(notebook, {})
     formulas = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":

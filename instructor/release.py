@@ -52,6 +52,7 @@ STUDENT_LAYOUT = (
     "helpers/data.py",
     "helpers/gradcheck.py",
     "helpers/plots.py",
+    "helpers/progress.py",
     "helpers/solver.py",
     "helpers/stand_ins.py",
     "helpers/stub_errors.py",
