@@ -24,7 +24,6 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from jinja2 import DictLoader
-from latex2mathml.converter import convert
 
 # A formula, in the order nbconvert/MathJax read them: display math first.
 MATH = re.compile(
@@ -87,6 +86,8 @@ def tex_to_mathml(tex, display=False):
     (``is_safe_mathml``), comes back as its TeX source, escaped, in
     ``<code class="tex-fallback">``.
     """
+    from latex2mathml.converter import convert  # imported when used, like nbconvert below
+
     try:
         mathml = convert(OPERATOR_NAMES.sub(r"\\operatorname{\1}", tex.strip()),
                          display="block" if display else "inline")
