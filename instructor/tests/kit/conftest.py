@@ -6,7 +6,7 @@ import pytest
 
 from helpers import submission
 from instructor import release, sandbox
-from instructor.run_notebooks import environment, execute_notebook
+from instructor.run_notebooks import INLINE_BACKEND, environment, execute_notebook
 from instructor.tests.kit.runner import lay_reference_solutions, set_run_mode
 
 
@@ -28,7 +28,9 @@ def finished_kit(tmp_path_factory):
     release.build_release(kit)
     lay_reference_solutions(kit)
     results = tmp_path_factory.mktemp("results")
-    with environment(KIT_QUICK="1", KIT_SAVED_DIR=kit / "saved", KIT_RESULTS_DIR=results):
+    # Figures inline, as Jupyter stores them in a student's notebooks (and the reports show).
+    with environment(KIT_QUICK="1", KIT_SAVED_DIR=kit / "saved", KIT_RESULTS_DIR=results,
+                     MPLBACKEND=INLINE_BACKEND):
         for name in submission.NOTEBOOKS:
             path = kit / "notebooks" / name
             failure = execute_notebook(path, path, timeout=900)
