@@ -1,9 +1,9 @@
 """Settings for every pytest run of the kit (unit tests and notebooks via nbval).
 
 Notebook kernels inherit this process's environment, so the variables set
-here reach them: quick mode, one CPU thread, a non-interactive plotting backend, and private
-folders for results and saved models, so a test run never overwrites the
-figures or models of a full run.
+here reach them: quick mode, one CPU thread, a non-interactive plotting backend, no
+progress lines, and private folders for results and saved models, so a test run never
+overwrites the figures or models of a full run.
 """
 import atexit
 import os
@@ -15,6 +15,8 @@ os.environ.setdefault("KIT_QUICK", "1")
 # (helpers.utils.expect_accuracy); in a student's Jupyter they are warnings.
 os.environ.setdefault("KIT_STRICT_FLOORS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# No progress lines (helpers/progress.py) in the tests' output.
+os.environ.setdefault("KIT_PROGRESS", "0")
 # Quick mode works on small tensors, for which one CPU thread is fastest.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 _scratch = tempfile.mkdtemp(prefix="kit-test-")

@@ -30,6 +30,7 @@ import torch
 
 from helpers.checkpoint import load_model, save_model
 from helpers.solver import Solver, cosine_schedule, random_horizontal_flip
+from helpers.utils import shown_path
 
 # ---------------------------------------------------------------------------
 # Layers
@@ -294,7 +295,7 @@ class _SavableModel:
     def save(self, path):
         """Write the kind, constructor arguments and parameters to ``path``."""
         save_model(path, self._kind, self.constructor_args(), self.params)
-        print(f"Saved in {path}")
+        print(f"Saved in {shown_path(path)}")
 
     def load(self, path):
         """Read a file written by ``save``; parameters move to this model's dtype and device."""
@@ -302,7 +303,7 @@ class _SavableModel:
         for name in self._settings:
             setattr(self, name, config[name])
         self.params = {k: v.to(dtype=self.dtype, device=self.device) for k, v in params.items()}
-        print(f"Loaded checkpoint from {path}")
+        print(f"Loaded checkpoint from {shown_path(path)}")
 
 
 class TwoLayerNet(_SavableModel):

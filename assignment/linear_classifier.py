@@ -31,6 +31,7 @@ from assignment.metrics import accuracy
 from assignment.model_selection import cross_validate
 from helpers.checkpoint import load_model, save_model
 from helpers.gradcheck import rel_error
+from helpers.progress import progress_line
 from helpers.utils import time_side_by_side, timing_is_unreliable
 
 # ---------------------------------------------------------------------------
@@ -412,6 +413,8 @@ def cross_validated_grid_search(cls, X, y, learning_rates, regularization_streng
     learning_rates, regularization_strengths = list(learning_rates), list(regularization_strengths)
     fold_acc = torch.full((len(learning_rates), len(regularization_strengths), k), math.nan,
                           dtype=torch.float64)
+    line = progress_line(total=len(learning_rates) * len(regularization_strengths),
+                         what=f"{k}-fold cross-validation", unit="setting")
     for row, lr in enumerate(learning_rates):
         for col, reg in enumerate(regularization_strengths):
             def fit_and_score(X_train, y_train, X_val, y_val, lr=lr, reg=reg):
@@ -425,6 +428,11 @@ def cross_validated_grid_search(cls, X, y, learning_rates, regularization_streng
                 return accuracy(y_val, classifier.predict(X_val))
 
             fold_acc[row, col] = cross_validate(fit_and_score, X, y, k, seed=seed)
+            best = fold_acc.mean(dim=2).nan_to_num(-1.0).max().item()   # NaN: diverged
+            if best >= 0:
+                line.set_postfix_str(f"best mean acc so far {best:.4f}", refresh=False)
+            line.update()
+    line.close()
     diverged = fold_acc.isnan().any(dim=2)
     mean_acc = fold_acc.mean(dim=2)
     std_acc = fold_acc.std(dim=2, correction=0)
@@ -462,6 +470,9 @@ def search_and_retrain(cls, data_dict, learning_rates, regularization_strengths,
     cv_time = time.perf_counter() - start
     if cv["best_lr"] is None:
         raise RuntimeError("every hyperparameter setting diverged: try smaller learning rates")
+    print(f"retraining learning rate {cv['best_lr']:g}, reg {cv['best_reg']:g} on all "
+          f"{data_dict['X_train'].shape[0]} training images ({final_iters} iterations) ...",
+          flush=True)
     start = time.perf_counter()
     classifier, train_acc, val_acc = test_one_param_set(cls, data_dict, cv["best_lr"],
                                                         cv["best_reg"], num_iters=final_iters)

@@ -22,7 +22,6 @@ Rules (``helpers/functions.py``; the self-check and grading apply them): no
 (its modules, and ``torch.nn.functional`` with its losses) and no ``torch.optim`` in this
 file. The SGD step is written by hand too.
 """
-import itertools
 import math
 import warnings
 
@@ -30,7 +29,8 @@ import torch
 
 from assignment.metrics import accuracy
 from helpers.checkpoint import load_model, save_model
-from helpers.utils import detect_divergence, first_non_finite
+from helpers.progress import SearchProgress, progress_line
+from helpers.utils import detect_divergence, first_non_finite, shown_path
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -185,7 +185,7 @@ def _check_training_args(X, y, X_val, y_val, num_iters, batch_size, learning_rat
 
 def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-3,
              learning_rate_decay=0.95, reg=5e-6, num_iters=100, batch_size=200,
-             verbose=False):
+             verbose=False, progress=False):
     """Train the net with minibatch stochastic gradient descent (given code).
 
     Inputs:
@@ -199,6 +199,8 @@ def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-
     - reg: L2 regularization strength
     - num_iters: number of SGD steps; batch_size: examples per step
     - verbose: print the loss every 100 iterations
+    - progress: show a progress line, one step per epoch, with the validation accuracy
+      (``helpers.progress``)
 
     Returns a dict:
     - ``loss_history``: list of the loss (float) at each iteration
@@ -217,6 +219,8 @@ def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-
     checked = 0                        # losses[:checked] are known to be finite
     step_size = learning_rate          # the learning rate of the current epoch
 
+    num_epochs = -(-num_iters // iterations_per_epoch)   # the last one may be partial
+    line = progress_line(total=num_epochs, what="training", unit="epoch", shown=progress)
     for it in range(num_iters):
         X_batch, y_batch = nn_sample_batch(X, y, X.shape[0], batch_size)
         loss, grads = loss_func(params, X_batch, y=y_batch, reg=reg)
@@ -232,6 +236,7 @@ def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-
                               f"(learning rate {learning_rate:g}, decayed to {step_size:g}); "
                               "training stopped. Try a smaller learning rate.",
                               RuntimeWarning, stacklevel=2)
+                line.close()
                 return {"loss_history": losses[:it_bad].tolist(),
                         "train_acc_history": train_acc_history,
                         "val_acc_history": val_acc_history}
@@ -244,6 +249,11 @@ def nn_train(params, loss_func, pred_func, X, y, X_val, y_val, learning_rate=1e-
                 accuracy(y[train_probe], pred_func(params, loss_func, X[train_probe])))
             val_acc_history.append(accuracy(y_val, pred_func(params, loss_func, X_val)))
             step_size *= learning_rate_decay
+            line.set_postfix_str(f"val acc {val_acc_history[-1]:.4f}", refresh=False)
+            line.update()
+        elif last:
+            line.update()   # a last, partial epoch
+    line.close()
     return {"loss_history": losses.tolist(), "train_acc_history": train_acc_history,
             "val_acc_history": val_acc_history}
 
@@ -283,11 +293,11 @@ class TwoLayerNet:
         return nn_forward_backward(self.params, X, y, reg)
 
     def train(self, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_decay=0.95,
-              reg=5e-6, num_iters=100, batch_size=200, verbose=False):
+              reg=5e-6, num_iters=100, batch_size=200, verbose=False, progress=False):
         """``nn_train`` on this net; returns its dict of histories."""
         return nn_train(self.params, nn_forward_backward, nn_predict, X, y, X_val, y_val,
                         learning_rate, learning_rate_decay, reg, num_iters, batch_size,
-                        verbose)
+                        verbose, progress)
 
     def predict(self, X):
         """Predicted labels, int64 [N]."""
@@ -300,7 +310,7 @@ class TwoLayerNet:
         config = {"input_size": W1.shape[0], "hidden_size": W1.shape[1],
                   "output_size": W2.shape[1]}
         save_model(path, "two_layer_net", config, {name: self.params[name] for name in PARAM_NAMES})
-        print(f"Saved in {path}")
+        print(f"Saved in {shown_path(path)}")
 
     def load(self, path):
         """Read parameters written by ``save``, onto this net's device and dtype."""
@@ -311,7 +321,7 @@ class TwoLayerNet:
         W1 = self.params["W1"]
         self.params = {name: params[name].to(device=W1.device, dtype=W1.dtype)
                        for name in PARAM_NAMES}
-        print(f"Loaded from {path}")
+        print(f"Loaded from {shown_path(path)}")
 
 
 def nn_get_search_params():
@@ -371,15 +381,22 @@ def find_best_net(data_dict, get_param_set_fn, *, num_epochs=10, batch_size=200,
     num_iters = num_epochs * max(X_train.shape[0] // batch_size, 1)
     best_net, best_stat, best_val_acc = None, None, -1.0
     runs = []
-    # TODO: for every combination (itertools.product) build a TwoLayerNet
+    # TODO: for every combination build a TwoLayerNet
     # with std=None and the inputs' dtype and device (D = X_train.shape[1], C = 10),
     # train it for num_iters iterations with batch_size inside detect_divergence,
     # measure its validation accuracy with ``accuracy`` (0 if it diverged), add
     # stats["config"], append the config plus "val_acc" to ``runs`` and keep the
     # best net, its stats and its accuracy. With verbose, print one line per
     # combination.
+    # Loop with the given ``SearchProgress`` (helpers/progress.py), which shows
+    # "run 3/16" and the best accuracy so far while the search runs:
+    #     search = SearchProgress(get_param_set_fn())
+    #     for lr, hidden, reg, decay in search:
+    #         ...
+    #         search.record(val_acc)
     # BEGIN SOLUTION
-    for lr, hidden, reg, decay in itertools.product(*get_param_set_fn()):
+    search = SearchProgress(get_param_set_fn())
+    for lr, hidden, reg, decay in search:
         net = TwoLayerNet(X_train.shape[1], hidden, 10, dtype=X_train.dtype, device=X_train.device,
                           std=None)
         stat, diverged = detect_divergence(lambda: net.train(
@@ -389,6 +406,7 @@ def find_best_net(data_dict, get_param_set_fn, *, num_epochs=10, batch_size=200,
         stat["config"] = {"learning_rate": lr, "hidden_size": hidden, "reg": reg,
                           "learning_rate_decay": decay}
         runs.append({**stat["config"], "val_acc": val_acc})
+        search.record(val_acc)
         if verbose:
             print(f"lr {lr:g} hidden {hidden} reg {reg:g} decay {decay:g}: "
                   + ("diverged" if diverged else f"val acc {val_acc:.4f}"))

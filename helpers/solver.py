@@ -25,7 +25,7 @@ import warnings
 
 import torch
 
-from helpers.utils import first_non_finite, predict_in_batches
+from helpers.utils import first_non_finite, predict_in_batches, shown_path
 
 
 def random_horizontal_flip(X, image_shape=(3, 32, 32), generator=None):
@@ -185,7 +185,7 @@ class Solver:
         }
         filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pt"
         if self.verbose:
-            print(f'Saving checkpoint to "{filename}"')
+            print(f'Saving checkpoint to "{shown_path(filename)}"')
         torch.save(checkpoint, filename)
 
     @torch.no_grad()

@@ -197,7 +197,8 @@ def time_per_epoch(params, X, y, X_val, y_val, *, learning_rate=1e-1,
         torch_train(TorchTwoLayerNet(params), X, y, X_val, y_val, **settings)
 
     runs = {name: [t / num_epochs for t in times] for name, times in
-            time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, X.device).items()}
+            time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, X.device,
+                              what="timing both training loops").items()}
     kit_seconds, torch_seconds = min(runs["kit"]), min(runs["torch"])
     return {"kit_seconds": kit_seconds, "torch_seconds": torch_seconds,
             "ratio": kit_seconds / torch_seconds, "kit_runs": runs["kit"],
@@ -310,7 +311,8 @@ def compare_fc_training_speed(data, hidden_dims, update_rule="adam", learning_ra
                                                       batch_size=batch_size)
 
     reset_seed(seed)
-    times = time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, device)
+    times = time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, device,
+                              what="timing the kit and torch.nn")
     kit, ref = min(times["kit"]) / num_epochs, min(times["torch"]) / num_epochs
     return {"kit_sec_per_epoch": kit, "torch_sec_per_epoch": ref, "ratio": kit / ref,
             "kit_val_acc": val_acc["kit"], "torch_val_acc": val_acc["torch"],

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from helpers.progress import progress_line
+
 KIT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -115,6 +117,23 @@ def show_run_mode():
 def results_dir():
     """Folder for run results: ``$KIT_RESULTS_DIR`` if set, else ``<kit>/results``."""
     return Path(os.environ.get("KIT_RESULTS_DIR") or KIT_ROOT / "results")
+
+
+def shown_path(path):
+    """How the kit prints a file's path: never a path of the machine it runs on.
+
+    ``<kit>/saved/fc_net_best.pt`` -> ``"saved/fc_net_best.pt"``; a file in a folder that
+    ``$KIT_SAVED_DIR`` or ``$KIT_RESULTS_DIR`` moved elsewhere ->
+    ``"$KIT_SAVED_DIR/fc_net_best.pt"``; any other file -> its name.
+    """
+    path = Path(path).resolve()
+    folders = [("", KIT_ROOT)] + [(f"${name}/", Path(os.environ[name]).resolve())
+                                  for name in ("KIT_SAVED_DIR", "KIT_RESULTS_DIR")
+                                  if os.environ.get(name)]
+    for prefix, folder in folders:
+        if path.is_relative_to(folder):
+            return prefix + path.relative_to(folder).as_posix()
+    return path.name
 
 
 def saved_path(filename):
@@ -243,15 +262,17 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
-def time_side_by_side(runs, repeats=3, device="cpu"):
+def time_side_by_side(runs, repeats=3, device="cpu", what=None):
     """Time competing functions fairly: ``repeats`` rounds, alternating which goes first.
 
-    Input: ``runs`` dict name -> function of no arguments. Returns dict
-    name -> list of wall times in seconds (one per round). The best (minimum)
+    Input: ``runs`` dict name -> function of no arguments; ``what``: when given, a
+    progress line ``<what>: run 3/6`` (``helpers.progress``) counts the timed runs. Returns
+    dict name -> list of wall times in seconds (one per round). The best (minimum)
     time of each is the least disturbed by other programs on the machine.
     """
     times = {name: [] for name in runs}
     order = list(runs.items())
+    line = progress_line(total=repeats * len(runs), what=what, unit="run", shown=what is not None)
     for round_number in range(repeats):
         for name, function in order if round_number % 2 == 0 else order[::-1]:
             synchronize(device)
@@ -259,6 +280,8 @@ def time_side_by_side(runs, repeats=3, device="cpu"):
             function()
             synchronize(device)
             times[name].append(time.perf_counter() - start)
+            line.update()
+    line.close()
     return times
 
 
@@ -275,15 +298,21 @@ def _plain(value):
     return value
 
 
+def metrics_path():
+    """The file :func:`record_metrics` writes: ``results_dir() / "metrics.json"``."""
+    return results_dir() / "metrics.json"
+
+
 def record_metrics(notebook, **figures):
     """Merge headline ``figures`` of ``notebook`` into ``results/metrics.json``.
 
     Example: ``record_metrics("linear_classifier", softmax_test_acc=0.39)``.
     Figures recorded earlier under the same notebook are kept unless
-    overwritten; the file is written atomically. Returns the file's path.
-    The figure set also records whether the run was in quick mode.
+    overwritten; the file is written atomically (``metrics_path()``). Returns nothing,
+    so a notebook cell ending with it shows no value. The figure set also records
+    whether the run was in quick mode.
     """
-    path = results_dir() / "metrics.json"
+    path = metrics_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         metrics = json.loads(path.read_text())
@@ -295,4 +324,3 @@ def record_metrics(notebook, **figures):
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
         json.dump(metrics, tmp, indent=2, sort_keys=True)
     os.replace(tmp.name, path)
-    return path

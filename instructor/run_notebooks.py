@@ -31,6 +31,7 @@ from traitlets import CaselessStrEnum, default
 
 from helpers import submission
 from helpers.utils import KIT_ROOT
+from instructor.html_math import write_offline_html
 
 NOTEBOOK_DIR = KIT_ROOT / "notebooks"
 NOTEBOOKS = tuple(Path(name).stem for name in submission.NOTEBOOKS)  # names without .ipynb
@@ -169,11 +170,9 @@ def execute_notebook(path, executed_path, timeout=3600):
 
 
 def write_html(executed_path, html_path):
-    """Render an executed notebook to a standalone HTML report."""
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_filename(str(executed_path))
-    Path(html_path).write_text(body, encoding="utf-8")
+    """Render an executed notebook to a standalone HTML report that works offline: its math
+    is MathML and it loads nothing from the network (``instructor.html_math``)."""
+    write_offline_html(executed_path, html_path)
 
 
 def figures_table(metrics, timings):

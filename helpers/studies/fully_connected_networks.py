@@ -16,6 +16,7 @@ A run whose loss stops being finite is recorded (``solver.diverged``) and
 the study goes on.
 """
 from assignment import fully_connected_networks
+from helpers.progress import progress_line
 from helpers.solver import Solver
 from helpers.utils import reset_seed
 
@@ -53,6 +54,16 @@ def train_fc_net(data, hidden_dims, *, update_rule="sgd", learning_rate=1e-2, we
     return solver
 
 
+def train_each(data, runs, what):
+    """``{label: train_fc_net(data, hidden_dims, **options)}`` for each ``(label, hidden_dims,
+    options)`` of ``runs``, in order, with a progress line (``<what>: run 2/4``)."""
+    solvers = {}
+    for label, hidden_dims, options in progress_line(runs, total=len(runs), what=what,
+                                                     unit="run"):
+        solvers[label] = train_fc_net(data, hidden_dims, **options)
+    return solvers
+
+
 def compare_update_rules(data, learning_rates=None, hidden_dims=(100, 100, 100, 100),
                          weight_scale=1e-1, **options):
     """Train the same net with each update rule, from the same initialization.
@@ -64,9 +75,10 @@ def compare_update_rules(data, learning_rates=None, hidden_dims=(100, 100, 100, 
     """
     if learning_rates is None:
         learning_rates = {"sgd": 1e-2, "sgd_momentum": 1e-2, "rmsprop": 1e-4, "adam": 1e-3}
-    return {rule: train_fc_net(data, list(hidden_dims), update_rule=rule, learning_rate=lr,
-                               weight_scale=weight_scale, **options)
-            for rule, lr in learning_rates.items()}
+    return train_each(data, [(rule, list(hidden_dims),
+                              dict(options, update_rule=rule, learning_rate=lr,
+                                   weight_scale=weight_scale))
+                             for rule, lr in learning_rates.items()], what="update rules")
 
 
 def compare_dropout(data, widths=(256, 512), dropouts=(0.0, 0.5), update_rule="adam",
@@ -76,9 +88,10 @@ def compare_dropout(data, widths=(256, 512), dropouts=(0.0, 0.5), update_rule="a
     Meant for a small training set, where a net without dropout overfits.
     ``options`` go to ``train_fc_net``. Returns dict ``(width, p)`` -> ``Solver``.
     """
-    return {(width, p): train_fc_net(data, [width], update_rule=update_rule,
-                                     learning_rate=learning_rate, dropout=p, **options)
-            for width in widths for p in dropouts}
+    return train_each(data, [((width, p), [width],
+                              dict(options, update_rule=update_rule, learning_rate=learning_rate,
+                                   dropout=p))
+                             for width in widths for p in dropouts], what="dropout study")
 
 
 def learning_rate_study(data, learning_rates=(1e-4, 1e-3, 1e-2, 1e-1), schedules=((1e-1, 0.7),),
@@ -91,9 +104,10 @@ def learning_rate_study(data, learning_rates=(1e-4, 1e-3, 1e-2, 1e-1), schedules
     """
     runs = [(f"lr {lr:.0e}", lr, 1.0) for lr in learning_rates]
     runs += [(f"lr {lr:.0e}, decay {decay:g}", lr, decay) for lr, decay in schedules]
-    return {label: train_fc_net(data, list(hidden_dims), update_rule=update_rule,
-                                learning_rate=lr, lr_decay=decay, **options)
-            for label, lr, decay in runs}
+    return train_each(data, [(label, list(hidden_dims),
+                              dict(options, update_rule=update_rule, learning_rate=lr,
+                                   lr_decay=decay))
+                             for label, lr, decay in runs], what="learning-rate study")
 
 
 def final_loss(solver, last=50):

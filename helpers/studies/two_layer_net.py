@@ -203,5 +203,5 @@ def retrain_with_mirrored_images(data, config, num_epochs, batch_size=200, seed=
                       learning_rate=config["learning_rate"],
                       learning_rate_decay=config["learning_rate_decay"], reg=config["reg"],
                       num_iters=num_epochs * max(X.shape[0] // batch_size, 1),
-                      batch_size=batch_size)
+                      batch_size=batch_size, progress=True)
     return net, stats

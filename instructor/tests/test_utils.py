@@ -53,8 +53,8 @@ def test_record_metrics_merges_and_converts(tmp_path, monkeypatch):
     monkeypatch.setenv("KIT_QUICK", "1")
     utils.record_metrics("nb_a", acc=torch.tensor(0.5), per_class=torch.tensor([0.25, 0.75]))
     utils.record_metrics("nb_a", time_s=1.2345678)
-    path = utils.record_metrics("nb_b", acc=0.1)
-    metrics = json.loads(path.read_text())
+    assert utils.record_metrics("nb_b", acc=0.1) is None, "a cell ending with it shows nothing"
+    metrics = json.loads(utils.metrics_path().read_text())
     assert metrics["nb_a"] == {"acc": 0.5, "per_class": [0.25, 0.75], "time_s": 1.234568,
                                "quick_mode": True}
     assert metrics["nb_b"]["acc"] == 0.1
@@ -111,3 +111,11 @@ def test_show_run_mode_prints_outside_a_notebook(monkeypatch, capsys):
     assert utils.run_mode_record()["quick_mode"] is False
     utils.show_run_mode()
     assert capsys.readouterr().out == "quick mode: False\n"
+
+
+def test_shown_path_never_shows_a_path_of_the_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("KIT_SAVED_DIR", str(tmp_path / "saved"))
+    monkeypatch.delenv("KIT_RESULTS_DIR", raising=False)
+    assert utils.shown_path(utils.KIT_ROOT / "saved" / "svm_best.pt") == "saved/svm_best.pt"
+    assert utils.shown_path(tmp_path / "saved" / "fc.pt") == "$KIT_SAVED_DIR/fc.pt"
+    assert utils.shown_path(tmp_path / "elsewhere" / "x.pt") == "x.pt"
