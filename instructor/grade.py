@@ -2,7 +2,7 @@
 
     python -m instructor.grade SUBMISSIONS_DIR [--out grades.csv] [--feedback DIR] [--jobs N]
                             [--timeout S] [--call-timeout S] [--memory-mb M] [--rubric PATH]
-                            [--no-sandbox]
+                            [--no-sandbox] [--similarity [DIR]]
 
 For every ``*_submission.zip`` (several at a time, ``--jobs``), each on its own:
 
@@ -377,6 +377,9 @@ def parse_args(argv):
                         help="points per part and per model")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap (prints what is then unprotected)")
+    parser.add_argument("--similarity", nargs="?", const=True, metavar="DIR",
+                        help="then write the similarity report (instructor.similarity) into DIR "
+                             "(default: beside the CSV, e.g. grades-similarity/)")
     return parser.parse_args(argv)
 
 
@@ -393,6 +396,9 @@ def main(argv=None):
         return 2
     print(summary(rows))
     print(f"wrote {args.out}" + (f" and feedback in {args.feedback}" if args.feedback else ""))
+    if args.similarity:
+        from instructor.similarity.run import after_grading
+        print(after_grading(args.folder, args.out, args.similarity))
     return 0
 
 

@@ -16,5 +16,6 @@ side-by-side page with the matching regions highlighted). See docs/similarity.md
 - ``collect``: the documents of a folder of zips, and the release's text to leave out;
 - ``pairs``: every pair of students, part by part, ranked;
 - ``pages``: ``pairs.csv`` and the HTML pages;
+- ``run``: the report of a folder, alone or after grading (``instructor.grade --similarity``);
 - ``benchmark``: the time for a class of N generated submissions.
 """

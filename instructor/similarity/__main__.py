@@ -3,18 +3,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from instructor.similarity.collect import collect
-from instructor.similarity.pages import write_report
-from instructor.similarity.pairs import DEFAULT_THRESHOLD, compare_course
-
-
-def similarity_report(folder, out, threshold=DEFAULT_THRESHOLD):
-    """Compare every submission zip of ``folder`` and write the report into ``out``; returns
-    the ranked list of ``pairs.Pair``."""
-    course = collect(folder)
-    pairs = compare_course(course, threshold)
-    write_report(out, pairs, course, threshold)
-    return pairs
+from instructor.similarity.pairs import DEFAULT_THRESHOLD
+from instructor.similarity.run import similarity_report
 
 
 def parse_args(argv):

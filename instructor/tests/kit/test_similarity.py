@@ -8,18 +8,20 @@ linear_classifier.py independently; two students whose Chinese answer is nearly 
 a copy whose code comment and answer hold ``<script>``. The report runs once on the folder.
 """
 import csv
-import subprocess
-import sys
+import os
+import shutil
 import time
 from html.parser import HTMLParser
 
 import pytest
 
 from helpers import submission
-from instructor.similarity.__main__ import similarity_report
+from instructor import grade
+from instructor.similarity.__main__ import main as similarity_main
 from instructor.similarity.collect import release_code
 from instructor.similarity.pages import write_csv
 from instructor.similarity.pairs import DEFAULT_THRESHOLD, Pair
+from instructor.similarity.run import similarity_report
 from instructor.tests.kit import copies
 
 HOSTILE_COMMENT = "# </pre><script>alert('code')</script>"
@@ -29,7 +31,7 @@ PLANTED = {("ref01", "renamed01"), ("hostile01", "ref01"), ("hostile01", "rename
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """``(pairs, out)``: the ranked pairs and the report folder of the planted class."""
+    """``(pairs, out, zips)``: the ranked pairs, the report folder and the zips' folder."""
     zips, work = tmp_path_factory.mktemp("zips"), tmp_path_factory.mktemp("work")
     reference, answers = copies.reference_code(), copies.reference_answers()
     copies.write_zip(zips, work, "ref01", reference, copies.notebooks_with_answers(answers))
@@ -51,7 +53,7 @@ def report(tmp_path_factory):
         {"linear_classifier/q1": HOSTILE_ANSWER + "\n" + answers["linear_classifier/q1"]}))
     (zips / submission.zip_name("broken01")).write_bytes(b"not a zip")
     out = tmp_path_factory.mktemp("report")
-    return similarity_report(zips, out), out
+    return similarity_report(zips, out), out, zips
 
 
 def score(pairs, a, b, part):
@@ -66,7 +68,7 @@ def code_parts(pairs):
 
 
 def test_renamed_copy_ranks_first_in_every_file(report):
-    pairs, _ = report
+    pairs, _, _ = report
     for part in code_parts(pairs):
         ranked = [p for p in pairs if p.part == part and "hostile01" not in (p.student_a,
                                                                                p.student_b)]
@@ -75,7 +77,7 @@ def test_renamed_copy_ranks_first_in_every_file(report):
 
 
 def test_the_single_copied_function_is_found_and_marked(report):
-    pairs, out = report
+    pairs, out, _ = report
     pair = score(pairs, "ref01", "single01", copies.SINGLE_FUNCTION[0])
     assert pair.similarity >= DEFAULT_THRESHOLD and pair.matched_lines >= 10
     flagged = [p for p in pairs if p.match is not None]
@@ -85,7 +87,7 @@ def test_the_single_copied_function_is_found_and_marked(report):
 
 
 def test_untouched_releases_score_zero(report):
-    pairs, _ = report
+    pairs, _, _ = report
     for part in code_parts(pairs):
         assert score(pairs, "stubs01", "stubs02", part).similarity == 0.0
     assert not any(p.part.startswith(("linear", "two", "fully")) and "/" in p.part
@@ -94,7 +96,7 @@ def test_untouched_releases_score_zero(report):
 
 
 def test_the_honest_pair_ranks_below_every_planted_copy(report):
-    pairs, _ = report
+    pairs, _, _ = report
     honest = score(pairs, "honest01", "ref01", "linear_classifier").similarity
     planted = [score(pairs, a, b, part).similarity for a, b in PLANTED
                for part in code_parts(pairs)]
@@ -103,7 +105,7 @@ def test_the_honest_pair_ranks_below_every_planted_copy(report):
 
 
 def test_copied_answers_are_found_in_english_and_chinese(report):
-    pairs, _ = report
+    pairs, _, _ = report
     questions = sorted({p.part for p in pairs if p.kind == "answer"})
     assert len(questions) == 14
     for question in questions:
@@ -115,7 +117,7 @@ def test_copied_answers_are_found_in_english_and_chinese(report):
 
 
 def test_pairs_csv_is_symmetric_sorted_and_complete(report):
-    pairs, out = report
+    pairs, out, _ = report
     with open(out / "pairs.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["student_a", "student_b", "part", "similarity", "matched_lines"]
@@ -148,7 +150,7 @@ class Elements(HTMLParser):
 
 
 def test_hostile_text_is_escaped_on_every_page(report):
-    pairs, out = report
+    pairs, out, _ = report
     pages = [out / "index.html", *sorted((out / "pages").glob("*.html"))]
     shown = {"code": False, "answer": False}
     for path in pages:
@@ -164,16 +166,77 @@ def test_hostile_text_is_escaped_on_every_page(report):
     assert shown == {"code": True, "answer": True}, "the hostile pages are listed and escaped"
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless chromium through selenium; skips where chromium is missing, unless CI is set."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but chromium or chromedriver is missing")
+        pytest.skip("chromium and chromedriver are needed for the browser test")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.long
+def test_hostile_text_stays_text_in_a_browser(report, browser):
+    pairs, out, _ = report
+    flagged = [p for p in pairs if p.match is not None]
+    for student, part, shown in (("hostile01", "metrics", "alert('code')"),
+                                 ("hostile01", "linear_classifier/q1", "alert('answer')")):
+        rank = next(i for i, p in enumerate(flagged, start=1)
+                    if p.part == part and student in (p.student_a, p.student_b))
+        browser.get((out / "pages" / f"{rank:05d}.html").as_uri())
+        assert browser.execute_script("return document.scripts.length") == 0
+        assert browser.execute_script("return document.images.length") == 0
+        assert f"<script>{shown}</script>" in browser.find_element("tag name", "body").text
+        marks = browser.find_elements("tag name", "mark")
+        assert marks and all(mark.is_displayed() for mark in marks[:3])
+
+
 def test_a_zip_the_grader_refuses_is_listed_not_compared(report):
-    pairs, out = report
+    pairs, out, _ = report
     assert not any("broken01" in (p.student_a, p.student_b) for p in pairs)
     assert "broken01_submission.zip: corrupt zip" in (out / "index.html").read_text()
 
 
-def test_the_command_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "instructor.similarity", str(tmp_path),
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True)
-    assert result.returncode == 2 and "no *_submission.zip in" in result.stderr
+def test_grade_main_runs_the_report_after_grading(report, tmp_path, monkeypatch, capsys):
+    """``grade.main`` with ``--similarity`` writes the report once the gradebook is written.
+    Grading itself is replaced by a stand-in that writes an empty gradebook: a real grading
+    run takes minutes and is tested in test_grade.py; here only the hook is under test."""
+    _, _, zips = report
+    written = []
+
+    def grade_folder(folder, out, *args, **kwargs):
+        written.append(out)
+        out.write_text("student_id\n")
+        return [{"total": 0, "problems": "", "max_total": 1, **{p: 0 for p in grade.PARTS}}]
+
+    monkeypatch.setattr(grade, "grade_folder", grade_folder)
+    gradebook = tmp_path / "grades.csv"
+    assert grade.main([str(zips), "--out", str(gradebook), "--similarity"]) == 0
+    assert written == [gradebook]
+    assert "read " + str(tmp_path / "grades-similarity" / "index.html") in capsys.readouterr().out
+    assert (tmp_path / "grades-similarity" / "pairs.csv").is_file()
+    assert grade.parse_args([str(zips), "--similarity", "elsewhere"]).similarity == "elsewhere"
+    assert not grade.parse_args([str(zips)]).similarity
+
+
+def test_the_command_line(report, tmp_path, capsys):
+    _, _, zips = report
+    assert similarity_main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "no *_submission.zip in" in capsys.readouterr().err
+    assert similarity_main([str(zips), "--out", str(tmp_path / "out"), "--threshold", "2"]) == 2
+    assert "--threshold must be between 0 and 1" in capsys.readouterr().err
+    assert similarity_main([str(zips), "--out", str(tmp_path / "out"), "--threshold", "0.9"]) == 0
+    assert "at or above 0.9; wrote" in capsys.readouterr().out
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "threshold 0.9 are listed" in index and "0.49" not in index
 
 
 @pytest.mark.long
