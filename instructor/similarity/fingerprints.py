@@ -10,10 +10,12 @@ in both. The k-grams of the release's own text (stubs, docstrings, given code; t
 prompt) are *boilerplate*: they are removed from every document, so that two untouched
 releases share nothing.
 
-copydetect 0.5.0 is used as it is (``CodeFingerprint``, ``compare_files``,
-``highlight_overlap``) except for the boilerplate: its own removal (``np.intersect1d`` with
-``assume_unique=True`` on a list that may repeat a hash) also drops repeated k-grams of the
-student's own code, so every k-gram of the release is removed here, after fingerprinting.
+copydetect 0.5.0 does the tokenizing, filtering, hashing and winnowing (``CodeFingerprint``),
+the regions (``get_copied_slices``) and the marking (``highlight_overlap``). Two of its steps
+are redone here, thinly: the boilerplate (its own removal, ``np.intersect1d`` with
+``assume_unique=True`` on a list that may repeat a hash, also drops repeated k-grams of the
+student's own code; and a k-gram straddling a stub's edge is not evidence) and the overlap
+of a pair (``compare_files`` loops over the shared hashes in Python: 1 to 5 ms a pair).
 """
 import io
 import re
@@ -21,8 +23,8 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import filter_code, get_token_coverage, hashed_kgrams
+from copydetect import CodeFingerprint
+from copydetect.utils import filter_code, get_copied_slices, get_token_coverage, hashed_kgrams
 
 # k of the code: filtered characters in a row (a name counts one); copydetect's default. Every
 # k-gram is kept (window 1: copydetect's default guarantee threshold equals the noise one).
@@ -49,6 +51,19 @@ class Document:
     fingerprint: object
     spans: np.ndarray = None
     given: frozenset = frozenset()
+
+    def __post_init__(self):
+        """Arrays computed once per document, so that comparing a pair is a few numpy calls:
+        every kept k-gram's hash and position (aligned), the sorted distinct hashes, where each
+        line starts and which lines may count as matching (not blank, not the release's)."""
+        index = self.fingerprint.hash_idx
+        self.hash_values = np.array([v for v, at in index.items() for _ in at], dtype=np.int64)
+        self.positions = np.array([i for at in index.values() for i in at], dtype=np.int64)
+        self.distinct = np.unique(self.hash_values)
+        lines = self.text.split("\n")
+        self.line_starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
+        self.countable = np.array([bool(line.strip()) and line.strip() not in self.given
+                                   for line in lines])
 
 
 @dataclass
@@ -160,32 +175,49 @@ def touched_lines(document, slices):
     blank lines and lines of the release (``document.given``) left out."""
     if slices.shape[1] == 0:
         return 0
-    lines = document.text.split("\n")
-    starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
+    starts = document.line_starts
     first = np.searchsorted(starts, slices[0], side="right") - 1
     last = np.searchsorted(starts, np.maximum(slices[1] - 1, slices[0]), side="right") - 1
-    touched = np.zeros(len(starts), dtype=bool)
-    for begin, end in zip(first, last):
-        touched[begin:end + 1] = True
-    return sum(1 for index in np.flatnonzero(touched)
-               if lines[index].strip() and lines[index].strip() not in document.given)
+    change = np.zeros(len(starts) + 1, dtype=int)
+    np.add.at(change, first, 1)
+    np.add.at(change, last + 1, -1)
+    return int(((np.cumsum(change)[:-1] > 0) & document.countable).sum())
+
+
+def found_in(a, b):
+    """copydetect's slices (2, regions) of the k-grams of ``a`` that ``b`` holds too, in
+    positions of a's filtered text. The same as ``copydetect.compare_files`` computes, with
+    one binary search in b's sorted hashes instead of its loop over the shared hashes."""
+    if len(b.distinct) == 0:
+        return np.zeros((2, 0), int)
+    at = np.minimum(np.searchsorted(b.distinct, a.hash_values), len(b.distinct) - 1)
+    held = b.distinct[at] == a.hash_values
+    return get_copied_slices(a.positions[held], a.fingerprint.k).astype(int).reshape(2, -1)
 
 
 def raw_slices(document, slices):
-    """``slices`` as positions in the document's raw text (answers: from unit positions)."""
-    slices = np.asarray(slices, dtype=int).reshape(2, -1)
-    if document.spans is None or slices.shape[1] == 0:
+    """``slices`` of the filtered text as positions in the document's raw text (code: through
+    copydetect's offsets, as ``compare_files`` maps them; answers: through the units' spans)."""
+    if slices.shape[1] == 0:
         return slices
-    return np.array([document.spans[slices[0], 0], document.spans[slices[1] - 1, 1]])
+    if document.spans is not None:
+        return np.array([document.spans[slices[0], 0], document.spans[slices[1] - 1, 1]])
+    offsets = document.fingerprint.offsets
+    if len(offsets) == 0:
+        return slices
+    at = np.clip(np.searchsorted(offsets[:, 0], slices), 0, offsets.shape[0] - 1)
+    return slices + offsets[:, 1][at]
 
 
 def compare(a, b):
     """The ``Match`` of two ``Document``s of the same part (symmetric)."""
-    if a.fingerprint.hashes.isdisjoint(b.fingerprint.hashes):
+    own = a.fingerprint.token_coverage + b.fingerprint.token_coverage
+    if own == 0:
         return NO_MATCH
-    _, (share_a, share_b), (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
-    own_a, own_b = a.fingerprint.token_coverage, b.fingerprint.token_coverage
-    similarity = (share_a * own_a + share_b * own_b) / (own_a + own_b)
-    slices = (raw_slices(a, slices_a), raw_slices(b, slices_b))
+    found = (found_in(a, b), found_in(b, a))
+    if found[0].shape[1] == 0:
+        return NO_MATCH
+    matched = sum(int((f[1] - f[0]).sum()) for f in found)
+    slices = (raw_slices(a, found[0]), raw_slices(b, found[1]))
     lines = max(touched_lines(a, slices[0]), touched_lines(b, slices[1]))
-    return Match(float(min(1.0, similarity)), lines, slices)
+    return Match(min(1.0, matched / own), lines, slices)

@@ -13,6 +13,8 @@ from copydetect.utils import highlight_overlap
 
 from instructor.grade_report import csv_cell
 
+# Side-by-side pages written at most (the highest pairs first); the rest are in pairs.csv.
+MAX_PAGES = 500
 COLUMNS = ("student_a", "student_b", "part", "similarity", "matched_lines")
 POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 STYLE = """
@@ -86,8 +88,9 @@ def pair_page(pair, course):
     return page(f"{pair.student_a} / {pair.student_b}: {pair.part}", body)
 
 
-def index_page(flagged, course, threshold, total_pairs):
-    """The list of flagged pairs, each linking to its page."""
+def index_page(flagged, course, threshold, total_pairs, more=0):
+    """The list of flagged pairs, each linking to its page (``more``: flagged pairs without a
+    page, past ``MAX_PAGES``)."""
     rows = "".join(
         f'<tr><td>{rank}</td><td><a href="pages/{rank:05d}.html">{pair.similarity:.2f}</a></td>'
         f"<td>{pair.matched_lines}</td><td>{escape(pair.part)}</td>"
@@ -99,6 +102,8 @@ def index_page(flagged, course, threshold, total_pairs):
             f"<p>{len(course.students)} submissions compared, {total_pairs} pairs of parts; "
             f"{len(flagged)} at or above the threshold {threshold:g} are listed (every pair is "
             f'in <a href="pairs.csv">pairs.csv</a>).</p>'
+            + (f"<p>{more} more pairs at or above the threshold have no page (only the "
+               f"{len(flagged)} highest get one); they are in pairs.csv.</p>" if more else "")
             + (f"<p>Zips left out (the grader refuses them too):</p><ul>{skipped}</ul>"
                if skipped else "")
             + "<table><tr><th>#</th><th>similarity</th><th>matching lines</th><th>part</th>"
@@ -106,15 +111,18 @@ def index_page(flagged, course, threshold, total_pairs):
     return page("Similar submissions", body)
 
 
-def write_report(out, pairs, course, threshold):
-    """Write ``pairs.csv``, ``index.html`` and ``pages/NNNNN.html`` into ``out``; returns the
-    path of index.html."""
+def write_report(out, pairs, course, threshold, max_pages=MAX_PAGES):
+    """Write ``pairs.csv``, ``index.html`` and ``pages/NNNNN.html`` (for the ``max_pages``
+    highest flagged pairs) into ``out``; returns the path of index.html."""
     out = Path(out)
     (out / "pages").mkdir(parents=True, exist_ok=True)
     write_csv(out / "pairs.csv", pairs)
     flagged = [pair for pair in pairs if pair.match is not None]
+    more = max(0, len(flagged) - max_pages)
+    flagged = flagged[:max_pages]
     for rank, pair in enumerate(flagged, start=1):
         (out / "pages" / f"{rank:05d}.html").write_text(pair_page(pair, course), encoding="utf-8")
     index = out / "index.html"
-    index.write_text(index_page(flagged, course, threshold, len(pairs)), encoding="utf-8")
+    index.write_text(index_page(flagged, course, threshold, len(pairs), more),
+                     encoding="utf-8")
     return index

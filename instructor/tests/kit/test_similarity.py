@@ -14,11 +14,13 @@ import time
 from html.parser import HTMLParser
 
 import pytest
+from copydetect import compare_files
 
 from helpers import submission
 from instructor import grade
+from instructor.similarity import fingerprints
 from instructor.similarity.__main__ import main as similarity_main
-from instructor.similarity.collect import release_code
+from instructor.similarity.collect import boilerplates, release_code
 from instructor.similarity.pages import write_csv
 from instructor.similarity.pairs import DEFAULT_THRESHOLD, Pair
 from instructor.similarity.run import similarity_report
@@ -114,6 +116,21 @@ def test_copied_answers_are_found_in_english_and_chinese(report):
     own = [score(pairs, "honest01", other, "two_layer_net/q1").similarity
            for other in ("zh01", "zh02", "ref01")]
     assert chinese.similarity >= 0.7 and max(own) < DEFAULT_THRESHOLD, (chinese, own)
+
+
+def test_the_overlap_equals_copydetects_own():
+    """``fingerprints.compare`` redoes ``copydetect.compare_files`` with one binary search; both
+    must give the same shares of each side and the same regions."""
+    part = "two_layer_net"
+    boilerplate = boilerplates()[part]
+    a, b = (fingerprints.code_document(text, f"{part}.py", boilerplate) for text in (
+        copies.reference_code()[part], copies.renamed_copy(copies.reference_code()[part])))
+    _, (share_a, share_b), (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
+    match = fingerprints.compare(a, b)
+    own_a, own_b = a.fingerprint.token_coverage, b.fingerprint.token_coverage
+    assert match.similarity == pytest.approx((share_a * own_a + share_b * own_b) / (own_a + own_b))
+    assert (match.slices[0] == slices_a).all() and (match.slices[1] == slices_b).all()
+    assert 0.9 < match.similarity < 1
 
 
 def test_pairs_csv_is_symmetric_sorted_and_complete(report):
