@@ -85,19 +85,19 @@ NO_MATCH = Match(0.0, 0, (np.zeros((2, 0), int), np.zeros((2, 0), int)))
 
 def drop_boilerplate(fingerprint, boilerplate):
     """Remove from ``fingerprint`` every k-gram that is mostly release text: one whose
-    characters are, for more than half of them, inside an occurrence of a k-gram of
-    ``boilerplate`` (a set of hashes) in this document. A k-gram that merely straddles the
-    edge of a stub (the last tokens of a student's code and the given line after it) is not
-    evidence of copying. Then recount the tokens its remaining k-grams cover (the denominator
-    of its similarity)."""
+    characters are, for more than half of them, inside an occurrence in this document of a
+    k-gram of ``boilerplate`` (a sorted int array of hashes). A release k-gram is wholly
+    inside itself, so it goes; so does one that merely straddles the edge of a stub (the last
+    tokens of a student's code and the given line after it), which is no evidence of copying.
+    Then recount the tokens its remaining k-grams cover (the denominator of its similarity)."""
     k, text = fingerprint.k, fingerprint.filtered_code
-    given = np.zeros(len(text) + k, dtype=bool)
-    for start, value in enumerate(hashed_kgrams(text, k).tolist()):
-        if value in boilerplate:
-            given[start:start + k] = True
+    if len(text) < k:   # no k-gram at all
+        return fingerprint
+    starts = np.isin(hashed_kgrams(text, k), boilerplate).astype(int)
+    given = np.convolve(starts, np.ones(k, dtype=int))[:len(text)] > 0
     given_in_window = np.convolve(given.astype(int), np.ones(k, dtype=int))[k - 1:]
     for value in list(fingerprint.hashes):
-        kept = [i for i in fingerprint.hash_idx[value] if given_in_window[i] < k - k // 2]
+        kept = [i for i in fingerprint.hash_idx[value] if given_in_window[i] <= k // 2]
         if kept:
             fingerprint.hash_idx[value] = kept
         else:
@@ -110,9 +110,9 @@ def drop_boilerplate(fingerprint, boilerplate):
 # --------------------------------------------------------------------- code ---
 
 def code_boilerplate(release_text, filename):
-    """Every k-gram hash of the filtered release file (a set of ints)."""
+    """Every k-gram hash of the filtered release file (a sorted int array)."""
     filtered, _ = filter_code(release_text, filename)
-    return set(hashed_kgrams(filtered, CODE_K).tolist())
+    return np.unique(hashed_kgrams(filtered, CODE_K).astype(np.int64))
 
 
 def code_document(text, filename, boilerplate, given=frozenset()):
@@ -155,11 +155,9 @@ def text_units(text):
 
 
 def text_boilerplate(*texts):
-    """Every k-gram hash of the units of ``texts`` (a set of ints)."""
-    hashes = set()
-    for text in texts:
-        hashes.update(hashed_kgrams(text_units(text)[0], TEXT_K).tolist())
-    return hashes
+    """Every k-gram hash of the units of ``texts`` (a sorted int array)."""
+    return np.unique(np.concatenate([hashed_kgrams(text_units(text)[0], TEXT_K).astype(np.int64)
+                                     for text in texts]))
 
 
 def text_document(text, boilerplate):
