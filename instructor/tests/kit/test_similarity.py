@@ -191,11 +191,14 @@ def browser():
             pytest.fail("CI is set but chromium or chromedriver is missing")
         pytest.skip("chromium and chromedriver are needed for the browser test")
     from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(options=options)
+    # The system's chromedriver, named, so that Selenium Manager looks nothing up online.
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
     yield driver
     driver.quit()
 
