@@ -113,9 +113,12 @@ def index_page(flagged, course, threshold, total_pairs, more=0):
 
 def write_report(out, pairs, course, threshold, max_pages=MAX_PAGES):
     """Write ``pairs.csv``, ``index.html`` and ``pages/NNNNN.html`` (for the ``max_pages``
-    highest flagged pairs) into ``out``; returns the path of index.html."""
+    highest flagged pairs) into ``out``, replacing an earlier report there; returns the path
+    of index.html."""
     out = Path(out)
     (out / "pages").mkdir(parents=True, exist_ok=True)
+    for old in (out / "pages").glob("[0-9][0-9][0-9][0-9][0-9].html"):   # an earlier run's
+        old.unlink()
     write_csv(out / "pairs.csv", pairs)
     flagged = [pair for pair in pairs if pair.match is not None]
     more = max(0, len(flagged) - max_pages)

@@ -253,10 +253,15 @@ def test_the_command_line(report, tmp_path, capsys):
     assert "no *_submission.zip in" in capsys.readouterr().err
     assert similarity_main([str(zips), "--out", str(tmp_path / "out"), "--threshold", "2"]) == 2
     assert "--threshold must be between 0 and 1" in capsys.readouterr().err
+    assert similarity_main([str(zips), "--out", str(tmp_path / "out")]) == 0
+    assert f"at or above {DEFAULT_THRESHOLD:g}; wrote" in capsys.readouterr().out
     assert similarity_main([str(zips), "--out", str(tmp_path / "out"), "--threshold", "0.9"]) == 0
     assert "at or above 0.9; wrote" in capsys.readouterr().out
     index = (tmp_path / "out" / "index.html").read_text()
     assert "threshold 0.9 are listed" in index and "0.49" not in index
+    pages = sorted(path.name for path in (tmp_path / "out" / "pages").iterdir())
+    assert pages == [f"{rank:05d}.html" for rank in range(1, index.count("<tr>"))], \
+        "the pages of the earlier run at the default threshold are gone"
 
 
 @pytest.mark.long
