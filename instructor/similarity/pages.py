@@ -68,7 +68,7 @@ def side(student, document, slices):
     marked, _ = highlight_overlap(document.text, np.asarray(slices, dtype=int), "<mark>",
                                   "</mark>", escape_html=True)
     return (f'<div class="side"><h2>{escape(student)}</h2>'
-            f"<p>matching lines: {escape(line_ranges(document.text, slices))}</p>"
+            f"<p>marked text on lines {escape(line_ranges(document.text, slices))}</p>"
             f"<pre>{marked}</pre></div>")
 
 
