@@ -2,7 +2,8 @@
 
     python -m instructor.grade SUBMISSIONS_DIR [--out grades.csv] [--feedback DIR] [--jobs N]
                             [--timeout S] [--call-timeout S] [--memory-mb M] [--rubric PATH]
-                            [--no-sandbox] [--written-dir DIR] [--show-names]
+                            [--no-sandbox] [--samples] [--written-dir DIR] [--show-names]
+                            [--similarity [DIR]]
     python -m instructor.grade SUBMISSIONS_DIR --written written/scores.csv [--out grades.csv]
                             [--feedback DIR]
 
@@ -500,6 +501,9 @@ def parse_args(argv):
     parser.add_argument("--samples", action="store_true",
                         help="grade sample submissions (python -m instructor.sample_submission: "
                              "notebooks run in quick mode), which are otherwise refused")
+    parser.add_argument("--similarity", nargs="?", const=True, metavar="DIR",
+                        help="then write the similarity report (instructor.similarity) into DIR "
+                             "(default: beside the CSV, e.g. grades-similarity/)")
     return parser.parse_args(argv)
 
 
@@ -541,6 +545,9 @@ def main(argv=None):
     if (written_dir / "index.html").exists():
         print(f"written answers: {written_dir}/index.html; fill in {written_dir}/scores.csv and "
               f"merge it with --written {written_dir}/scores.csv")
+    if args.similarity:
+        from instructor.similarity.run import after_grading
+        print(after_grading(args.folder, args.out, args.similarity))
     return 0
 
 
