@@ -256,7 +256,8 @@ def protection(reason, settings):
     lines (stdout and a staff-only entry of results.json) say which protections held."""
     if reason is None:
         return "sandbox", ["sandbox: bubblewrap works in this container; the worker runs in the "
-                           "sandbox (docs/grading.md, 'The sandbox'); verdicts in a trusted process"]
+                           "sandbox (docs/grading.md, 'The sandbox'); verdicts in a trusted "
+                           "process"]
     lines = [f"sandbox: bubblewrap FAILED in this container ({reason})"]
     if os.geteuid() == 0 and unprivileged.worker_ids(settings["worker_user"]) is not None:
         return "user", lines + [f"  - {line}" for line in WORKER_USER_PROTECTS]
