@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(config, items):
 def pytest_collection_finish(session):
     """One line with the size of each tier of the selected tests, e.g. ``tiers: 617 tests in
     the default tier (pytest), 145 more in the long tier (pytest --all)``; the README quotes
-    the counts of the whole suite (instructor/tests/test_readme_numbers.py checks them)."""
+    the counts of the whole suite (the kit's README-numbers test checks them)."""
     long = sum(bool(item.get_closest_marker("long")) for item in session.items)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and session.items:
