@@ -16,8 +16,9 @@ the functions of other parts that call ``accuracy``: ``--broken metrics`` kept 6
 check points in one run, though ``metrics`` is worth 5; ``--broken fully_connected_networks``,
 which nothing else calls, keeps 60, the 90 less its 30).
 
-The functions are small and reusable: ``finish_kit`` (release + reference solutions + notebooks
-run) also serves the kit's tests (the ``finished_kit`` fixture).
+The finished kit (release + reference solutions and answers + notebooks run in quick mode) is
+``instructor.quick_sample.build_quick_sample``, which also serves the kit's tests (the
+``finished_kit`` fixture).
 """
 import argparse
 import json
@@ -27,39 +28,12 @@ import tempfile
 from pathlib import Path
 
 from helpers import submission
-from helpers.utils import KIT_ROOT
+from instructor.quick_sample import build_quick_sample
 
 SAMPLE_ID = "sample"
 SAMPLE_NAME = "Sample submission (reference solutions, notebooks in quick mode)"
 SAMPLES_HINT = ("a sample submission (python -m instructor.sample_submission): its notebooks "
                 "ran in quick mode; grade samples with python -m instructor.grade DIR --samples")
-
-
-def lay_reference_solutions(kit):
-    """Copy this source's ``assignment/*.py`` (the reference solutions) over those of ``kit``."""
-    for path in (KIT_ROOT / "assignment").glob("*.py"):
-        shutil.copy(path, Path(kit) / "assignment" / path.name)
-    return kit
-
-
-def finish_kit(kit, results_dir, quick=True, timeout=900):
-    """Build the student release into the new folder ``kit``, lay the reference solutions over
-    it and run every notebook there (quick mode unless ``quick`` is false), saving the models in
-    ``kit/saved`` and the results in ``results_dir``. Returns ``kit``; raises ``RuntimeError``
-    naming the notebook and cell that failed."""
-    from instructor.release import build_release
-    from instructor.run_notebooks import environment, execute_notebook
-
-    build_release(kit)
-    lay_reference_solutions(kit)
-    with environment(KIT_QUICK="1" if quick else "0", KIT_SAVED_DIR=Path(kit) / "saved",
-                     KIT_RESULTS_DIR=results_dir):
-        for name in submission.NOTEBOOKS:
-            path = Path(kit) / "notebooks" / name
-            failure = execute_notebook(path, path, timeout=timeout)
-            if failure is not None:
-                raise RuntimeError(f"{name} failed with the reference solutions: {failure}")
-    return kit
 
 
 def break_part(kit, part, release_dir):
@@ -94,7 +68,7 @@ def make_sample_submission(out_dir, broken_part=None, student_id=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sample-submission-") as work:
-        kit = finish_kit(Path(work) / "kit", Path(work) / "results")
+        kit = build_quick_sample(Path(work) / "kit")
         note = "sample submission: self-check not run"
         if broken_part:
             from instructor.release import build_release
