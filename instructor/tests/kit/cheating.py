@@ -174,8 +174,10 @@ def _wrong_linear_backward(dout, cache, need_dx=True):
 
 
 def _wrong_relu_forward(x):
-    """Clamps its input in place."""
-    return x.clamp_(min=0), x
+    """A leaky ReLU: lets negative values through, scaled by 0.01. (An in-place clamp, the
+    mistake this was before, is invisible to the grader since issue 22: student code gets
+    copies of a check's inputs and ReLU.forward may not change its own.)"""
+    return torch.where(x > 0, x, 0.01 * x), x
 
 
 def _wrong_relu_backward(dout, cache):
