@@ -72,8 +72,9 @@ def graded_written(working_sandbox, finished_kit, reference_zip, hostile_kit, tm
     pack(hostile_kit, folder, "hostile01")
     pack(finished_kit, folder, "blank01")
     out = tmp_path_factory.mktemp("gradebook")
+    # Quick-mode notebooks (collect_submission.py --sample): the grader takes them as samples.
     grade.grade_folder(folder, out / "grades.csv", out / "feedback", jobs=2, timeout=600,
-                       memory_mb=4096, progress=False, call_timeout=60)
+                       memory_mb=4096, progress=False, call_timeout=60, samples=True)
     return out
 
 
