@@ -546,7 +546,7 @@ def train_best_fc_net(data_dict, dtype, device, num_epochs):
     """
     solver = None
     # BEGIN SOLUTION
-    # Recipe F1 (issue 15): two wide hidden layers, dropout against their overfitting, Adam
+    # The reference recipe: two wide hidden layers, dropout against their overfitting, Adam
     # with a per-iteration cosine from 1e-3 to 0, flips.
     best_net = FullyConnectedNet([1024, 512], dropout=0.3, reg=1e-4, dtype=dtype,
                                  weight_scale=2e-2, device=device)
