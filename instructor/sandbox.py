@@ -315,6 +315,9 @@ class Sandbox:
         self.popen, self.pid1_fd, self.cgroup, self.protected = popen, pid1_fd, cgroup, protected
         self.stdin, self.stdout, self.stderr = popen.stdin, popen.stdout, popen.stderr
         self.pid = popen.pid
+        # A watchdog thread and the caller may kill at once: one at a time, or the second
+        # would close the pidfd's number again, by then perhaps a new sandbox's pipe.
+        self._killing = threading.Lock()
 
     @property
     def returncode(self):
@@ -327,7 +330,12 @@ class Sandbox:
         return self.popen.wait(timeout)
 
     def kill(self):
-        """End every process of the sandbox and wait for them; safe to call twice."""
+        """End every process of the sandbox and wait for them; safe to call twice, from two
+        threads at once."""
+        with self._killing:
+            self._kill()
+
+    def _kill(self):
         if self.pid1_fd is not None:
             with _quiet():
                 signal.pidfd_send_signal(self.pid1_fd, signal.SIGKILL)

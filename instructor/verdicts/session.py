@@ -196,9 +196,11 @@ class WorkerSession(peer.Hooks):
         try:
             hello, _ = pipe.receive(time.monotonic() + self.budget.start_seconds)
         except (wire.WireError, wire.PeerGone, wire.WireTimeout) as err:
-            code = self.stop()
+            limit = self.watchdog.reason
+            code = self.stop(grace=0 if limit else 2)
+            how = limit or _exit_text(code)
             raise StudentCodeError(f"the worker did not start ({type(err).__name__}; "
-                                   f"{_exit_text(code)}): {self.output.lines(3)}") from None
+                                   f"{how}): {self.output.lines(3)}") from None
         if hello.get("op") != "hello":
             self.stop()
             raise StudentCodeError("the worker did not start: no hello")

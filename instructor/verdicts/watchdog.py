@@ -85,4 +85,8 @@ class Watchdog:
                 return
 
     def stop(self):
+        """Stop watching; once this returns, a kill the watchdog began has ended (so the
+        caller's own kill and clean-up come after it, never beside it)."""
         self.stopped.set()
+        if threading.current_thread() is not self.thread:
+            self.thread.join()

@@ -255,3 +255,36 @@ def test_unprotected_mode_still_limits_time_and_output():
     result = sandbox.run([sys.executable, "-c", "while True: print('y' * 100)"], protected=False,
                          limits=sandbox.Limits(seconds=20, output_bytes=10_000))
     assert result.flooded and len(result.output) == 10_000
+
+
+def test_two_threads_may_kill_one_sandbox_at_once():
+    """The grader's watchdog thread and its caller both kill a worker that broke a limit: each
+    kill must end cleanly and close the sandbox's pidfd once (a second close could hit a new
+    sandbox's pipe that reused the number: its worker then "did not start")."""
+    import threading
+
+    for _ in range(10):
+        box = sandbox.start([sys.executable, "-c", "import time; time.sleep(60)"],
+                            limits=sandbox.Limits(seconds=30))
+        errors, start = [], threading.Barrier(2)
+
+        def kill():
+            start.wait()
+            try:
+                box.kill()
+            except Exception as err:  # noqa: BLE001 - the assertion below shows it
+                errors.append(repr(err))
+
+        threads = [threading.Thread(target=kill) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        bystander_read, bystander_write = os.pipe()
+        try:
+            assert errors == []
+            assert box.poll() is not None
+            os.fstat(bystander_read)  # still open
+        finally:
+            os.close(bystander_read)
+            os.close(bystander_write)
