@@ -242,12 +242,12 @@ def transform_python(text, relpath):
     return result
 
 
-def _cell_text(cell):
+def cell_text(cell):
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else source
 
 
-def _set_cell_text(cell, text):
+def set_cell_text(cell, text):
     cell["source"] = text.splitlines(keepends=True)
 
 
@@ -265,18 +265,18 @@ def clear_outputs(notebook, relpath):
 def stub_notebook_cells(notebook, relpath):
     """Code cells: regions become stubs. Markdown cells with a region: the placeholder."""
     for number, cell in enumerate(notebook.get("cells", []), start=1):
-        text = _cell_text(cell)
+        text = cell_text(cell)
         if not ANY_MARKER.search(text):
             continue
         where = f"{relpath} cell {number}"
         if cell.get("cell_type") == "markdown":
             markdown_regions(text, where)
-            _set_cell_text(cell, ANSWER_PLACEHOLDER)
+            set_cell_text(cell, ANSWER_PLACEHOLDER)
         elif cell.get("cell_type") == "code":
             def stub_for(_name, _indent):
                 return (f'raise NotImplementedError("{relpath} cell {number}{STUB_MARK}; '
                         'write this cell\'s code")')
-            _set_cell_text(cell, stub_regions(text, where, stub_for))
+            set_cell_text(cell, stub_regions(text, where, stub_for))
         else:
             raise ReleaseError(f"{where}: a {cell.get('cell_type')} cell holds a solution marker")
     return notebook
@@ -370,7 +370,7 @@ def solution_lines(source, relpaths):
             continue
         text = (source / relpath).read_text(encoding="utf-8")
         if relpath.suffix == ".ipynb":
-            chunks = [markdown_as_python(_cell_text(c)) for c in json.loads(text).get("cells", [])]
+            chunks = [markdown_as_python(cell_text(c)) for c in json.loads(text).get("cells", [])]
         else:
             chunks = [text]
         for chunk in chunks:
@@ -394,7 +394,7 @@ def verify_release(root, secret_lines):
         lines = text.splitlines()
         if path.suffix == ".ipynb":
             lines = [line for cell in json.loads(text).get("cells", [])
-                     for line in _cell_text(cell).splitlines()]
+                     for line in cell_text(cell).splitlines()]
         leaked = sorted({line.strip() for line in lines} & secret_lines)
         problems += [f"{relpath}: solution line survived: {line!r}" for line in leaked]
     if problems:
