@@ -13,13 +13,15 @@ from pathlib import Path
 
 # The cell-metadata key that holds a question's id.
 QUESTION_KEY = "question_id"
-# What the release writes in every answer cell (see instructor/release.py).
-ANSWER_PLACEHOLDER = "*Your answer here.*"
+# What the release writes in every answer cell (see instructor/release.py), per language of
+# the release: every language's placeholder counts as no answer, whichever release it came from.
+ANSWER_PLACEHOLDERS = {"en": "*Your answer here.*", "zh_CN": "*在这里写下你的答案。*"}
+ANSWER_PLACEHOLDER = ANSWER_PLACEHOLDERS["en"]
 # The label the reference's answer cells start with, and the solution markers around them.
 ANSWER_LABEL = re.compile(r"^\s*\*\*Your answer:\*\*\s*")
 SOLUTION_MARKER = re.compile(r"<!--\s*(?:BEGIN|END) SOLUTION\s*-->")
 # A question's label; the question's text starts at the last one in its cell.
-QUESTION_LABEL = re.compile(r"\*\*Inline question \d+")
+QUESTION_LABEL = re.compile(r"\*\*(?:Inline question|思考题) ?\d+")
 ID_FORMAT = re.compile(r"[a-z_]+/q\d+")
 
 
@@ -45,8 +47,9 @@ def cell_text(cell):
 
 
 def question_text(cell):
-    """The question in a question cell: from its last ``**Inline question N`` label on (the
-    recipe's label ends a longer section cell), or the whole cell without a label."""
+    """The question in a question cell: from its last ``**Inline question N`` label on (in
+    Chinese ``**思考题 N``; the recipe's label ends a longer section cell), or the whole cell
+    without a label."""
     text = cell_text(cell)
     starts = [match.start() for match in QUESTION_LABEL.finditer(text)]
     return text[starts[-1]:].strip() if starts else text.strip()
@@ -58,7 +61,7 @@ def answer_text(cell):
     if cell is None or cell.get("cell_type") != "markdown":
         return ""
     text = SOLUTION_MARKER.sub("", ANSWER_LABEL.sub("", cell_text(cell))).strip()
-    return "" if text in ("", ANSWER_PLACEHOLDER) else text
+    return "" if text == "" or text in ANSWER_PLACEHOLDERS.values() else text
 
 
 def questions_in(notebook, name):

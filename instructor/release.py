@@ -1,6 +1,6 @@
 """Build the student release from this source tree.
 
-    python -m instructor.release OUT [--zip] [--force]
+    python -m instructor.release OUT [--zip] [--force] [--lang zh-CN]
 
 The release is made by a pipeline of small steps, in the manner of
 nbgrader's release transforms:
@@ -53,6 +53,7 @@ STUDENT_LAYOUT = (
     "helpers/data.py",
     "helpers/functions.py",
     "helpers/gradcheck.py",
+    "helpers/i18n.py",
     "helpers/markdown_html.py",
     "helpers/plots.py",
     "helpers/progress.py",
@@ -426,6 +427,42 @@ def _check_table(source, checks):
                            f"({len(found)} problem(s)); nothing was written:\n" + "\n".join(found))
 
 
+class Language:
+    """The release's language step: English as it is, another language from its catalogs
+    (instructor/i18n: every notebook's Markdown cells, the README with a glossary, and the
+    compiled messages of helpers.i18n); the code is the same in every language."""
+
+    def __init__(self, lang, source):
+        from instructor import i18n
+
+        try:
+            self.code = i18n.locale_code(lang)
+            if self.code is not None:
+                from instructor.i18n import translate
+
+                self.translate = translate
+                self.catalogs = translate.require_complete(lang, source)
+                self.folder = i18n.catalog_dir(lang, source)
+        except i18n.TranslationError as err:
+            raise ReleaseError(str(err)) from None
+
+    def file(self, text, relpath):
+        if self.code is None or relpath.suffix != ".ipynb":
+            return text
+        return self.translate.notebook(text, self.catalogs[f"notebooks/{relpath.stem}.po"],
+                                       self.code)
+
+    def readme(self, text):
+        if self.code is None:
+            return text
+        return self.translate.readme(text, self.catalogs["STUDENT_README.po"], self.folder,
+                                     self.code)
+
+    def messages(self, root):
+        if self.code is not None:
+            self.translate.messages(self.catalogs["kit.po"], root, self.code)
+
+
 POINTS_PLACEHOLDER = "<!-- POINTS OF EACH FUNCTION -->"
 
 
@@ -440,12 +477,14 @@ def with_points(readme_text, source):
     return readme_text.replace(POINTS_PLACEHOLDER, "\n".join(lines))
 
 
-def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None):
+def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None, lang="en"):
     """Write the student release of ``source`` into ``out``; return the list of files written.
 
-    ``layout``: the files to ship (default ``STUDENT_LAYOUT``). Raises ``ReleaseError``
-    (nothing written) when ``out`` is inside the source tree, is non-empty without ``force``,
-    the source does not match the layout, or the result would leak a solution.
+    ``layout``: the files to ship (default ``STUDENT_LAYOUT``); ``lang``: the language of its
+    text (``en``, ``zh-CN``: instructor/i18n). Raises ``ReleaseError`` (nothing written) when
+    ``out`` is inside the source tree, is non-empty without ``force``, the source does not match
+    the layout, the language's translation is incomplete or stale, or the result would leak a
+    solution.
     """
     source, out = Path(source).resolve(), Path(out).resolve()
     _check_destination(out, source, force)
@@ -456,6 +495,7 @@ def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None
         raise ReleaseError(f"{source} holds none of the kit's files; is it the kit's source?")
     _check_table(source, checks=False)
     relpaths = student_files(source, layout)
+    language = Language(lang, source)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -466,11 +506,14 @@ def build_release(out, source=KIT_ROOT, force=False, make_zip=False, layout=None
                                                                      transform_other))
             target = staging / relpath
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(transform(text, str(relpath)), encoding="utf-8")
+            target.write_text(language.file(transform(text, str(relpath)), relpath),
+                              encoding="utf-8")
         readme = source / STUDENT_README
         if readme.is_file():
-            text = transform_other(readme.read_text(encoding="utf-8"), STUDENT_README)
+            text = language.readme(transform_other(readme.read_text(encoding="utf-8"),
+                                                   STUDENT_README))
             (staging / "README.md").write_text(with_points(text, source), encoding="utf-8")
+        language.messages(staging)
         verify_release(staging, solution_lines(source, relpaths))
         if out.exists():
             shutil.rmtree(out)
@@ -496,15 +539,19 @@ def main(argv=None):
     )
     parser.add_argument("--source", type=Path, default=KIT_ROOT,
                         help="the instructor source tree (default: this kit)")
+    parser.add_argument("--lang", default="en", choices=("en", "zh-CN"),
+                        help="the language of the notebooks, README and messages (default: en; "
+                             "zh-CN from the catalogs in i18n/zh_CN/, docs/translations.md)")
     args = parser.parse_args(argv)
     try:
         _check_destination(args.out.resolve(), args.source.resolve(), args.force)
         _check_table(args.source.resolve(), checks=True)
-        files = build_release(args.out, args.source, force=args.force, make_zip=args.zip)
+        files = build_release(args.out, args.source, force=args.force, make_zip=args.zip,
+                              lang=args.lang)
     except ReleaseError as err:
         print(f"release: error: {err}", file=sys.stderr)
         return 2
-    print(f"release: wrote {len(files)} files to {args.out.resolve()}")
+    print(f"release: wrote {len(files)} files ({args.lang}) to {args.out.resolve()}")
     if args.zip:
         print(f"release: wrote {args.out.resolve()}.zip")
     return 0

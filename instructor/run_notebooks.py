@@ -1,6 +1,6 @@
 """The main job: execute every notebook and collect their headline figures.
 
-    python -m instructor.run_notebooks [--quick] [--out results] [notebook ...]
+    python -m instructor.run_notebooks [--quick] [--out results] [--lang zh-CN] [notebook ...]
 
 Runs the notebooks (full CIFAR-10 by default; ``--quick`` sets ``KIT_QUICK=1``)
 one after another with a progress line each, writes the executed copies and
@@ -8,6 +8,7 @@ HTML reports to the output folder, saves every figure as a PNG file under
 ``figures/`` there, and prints one table of the figures every notebook recorded
 with ``helpers.utils.record_metrics``. A failing notebook is
 reported with its cell and error; the others still run, and the exit code is 1.
+``--lang zh-CN`` runs the same notebooks with their Markdown in Chinese (instructor/i18n).
 """
 import argparse
 import asyncio
@@ -32,6 +33,7 @@ from traitlets import CaselessStrEnum, default
 from helpers import submission
 from helpers.utils import KIT_ROOT
 from instructor.html_math import write_offline_html
+from instructor.i18n.catalogs import TranslationError, locale_code
 
 NOTEBOOK_DIR = KIT_ROOT / "notebooks"
 NOTEBOOKS = tuple(Path(name).stem for name in submission.NOTEBOOKS)  # names without .ipynb
@@ -264,6 +266,23 @@ def run(notebooks, out, quick=False, timeout=3600, notebook_dir=NOTEBOOK_DIR):
     return failures, timings
 
 
+@contextmanager
+def notebooks_in(lang, names):
+    """The folder of the notebooks to run: ``notebooks/`` in English; else a folder beside it
+    (so their ``sys.path.insert(0, "..")`` finds the kit) of the translated source notebooks,
+    removed afterwards."""
+    if locale_code(lang) is None:
+        yield NOTEBOOK_DIR
+        return
+    from instructor.i18n import translate
+
+    folder = Path(tempfile.mkdtemp(prefix=f".notebooks-{lang}-", dir=KIT_ROOT))
+    try:
+        yield translate.source_notebooks(lang, KIT_ROOT, names, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m instructor.run_notebooks",
@@ -278,6 +297,9 @@ def main(argv=None):
         "--out", type=Path, default=KIT_ROOT / "results", help="output folder (default: results/)"
     )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    parser.add_argument("--lang", default="en", choices=("en", "zh-CN"),
+                        help="the language of the notebooks' text (default: en; zh-CN: the "
+                             "Markdown from i18n/zh_CN/, the code the same)")
     args = parser.parse_args(argv)
     names = [Path(n).stem for n in args.notebooks] or list(NOTEBOOKS)
     unknown = [n for n in names if not (NOTEBOOK_DIR / f"{n}.ipynb").is_file()]
@@ -293,10 +315,14 @@ def main(argv=None):
         print(f"run_notebooks: error: {err}", file=sys.stderr)
         return 2
     try:
-        failures, timings = run(names, args.out, args.quick, args.timeout)
+        with notebooks_in(args.lang, names) as notebook_dir:
+            failures, timings = run(names, args.out, args.quick, args.timeout, notebook_dir)
     except KeyboardInterrupt:
         print("\nrun_notebooks: interrupted", file=sys.stderr)
         return 130
+    except TranslationError as err:
+        print(f"run_notebooks: error: {err}", file=sys.stderr)
+        return 2
     metrics_path = args.out / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     print()

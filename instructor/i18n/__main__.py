@@ -15,7 +15,8 @@ def main(argv=None):
     parser.add_argument("command", choices=("update", "check"),
                         help="update: add new entries, mark changed ones fuzzy; "
                              "check: list what is missing, stale or inconsistent")
-    parser.add_argument("lang", help=f"one of {', '.join(l for l in catalogs.LANGUAGES if l != 'en')}")
+    others = [name for name in catalogs.LANGUAGES if name != "en"]
+    parser.add_argument("lang", choices=others, help=f"one of {', '.join(others)}")
     args = parser.parse_args(argv)
     try:
         if args.command == "update":

@@ -10,6 +10,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 from helpers import submission
+from helpers.questions import ANSWER_PLACEHOLDER
 from helpers.utils import KIT_ROOT
 
 # The languages of a release: the code users type -> the gettext locale (None: the source's).
@@ -44,14 +45,16 @@ def catalog_dir(lang, source=KIT_ROOT):
 
 def released_markdown_cells(source, name):
     """``[(cell id, text)]`` of the Markdown cells of ``notebooks/<name>`` as the English
-    release shows them (solution regions replaced by the answer placeholder)."""
+    release shows them; not the answer cells, whose placeholder each language has once
+    (``helpers.questions.ANSWER_PLACEHOLDERS``)."""
     from instructor import release
 
     relpath = f"notebooks/{name}"
     notebook = json.loads(release.transform_notebook(
         (Path(source) / relpath).read_text(encoding="utf-8"), relpath))
     return [(cell["id"], release.cell_text(cell)) for cell in notebook["cells"]
-            if cell.get("cell_type") == "markdown" and release.cell_text(cell).strip()]
+            if cell.get("cell_type") == "markdown" and release.cell_text(cell).strip()
+            and release.cell_text(cell) != ANSWER_PLACEHOLDER]
 
 
 HEADING = re.compile(r"^(#{1,3}) \S")
