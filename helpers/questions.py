@@ -21,7 +21,7 @@ ANSWER_PLACEHOLDER = ANSWER_PLACEHOLDERS["en"]
 ANSWER_LABEL = re.compile(r"^\s*\*\*Your answer:\*\*\s*")
 SOLUTION_MARKER = re.compile(r"<!--\s*(?:BEGIN|END) SOLUTION\s*-->")
 # A question's label; the question's text starts at the last one in its cell.
-QUESTION_LABEL = re.compile(r"\*\*(?:Inline question|思考题) ?\d+")
+QUESTION_LABEL = re.compile(r"\*\*(?:Inline question|随堂问题) ?\d+")
 ID_FORMAT = re.compile(r"[a-z_]+/q\d+")
 
 
@@ -48,7 +48,7 @@ def cell_text(cell):
 
 def question_text(cell):
     """The question in a question cell: from its last ``**Inline question N`` label on (in
-    Chinese ``**思考题 N``; the recipe's label ends a longer section cell), or the whole cell
+    Chinese ``**随堂问题 N``; the recipe's label ends a longer section cell), or the whole cell
     without a label."""
     text = cell_text(cell)
     starts = [match.start() for match in QUESTION_LABEL.finditer(text)]
