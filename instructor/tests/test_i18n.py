@@ -123,7 +123,7 @@ STANDARD_TERMS = {
     "loss function": ("损失函数", ()),
     "cross-entropy": ("交叉熵", ()),
     "stochastic gradient descent": ("随机梯度下降", ()),
-    "precision": ("精确率", ("查准率", "精度")),
+    "precision": ("精确率", ("查准率",)),
     "recall": ("召回率", ("查全率",)),
     "cross-validation": ("交叉验证", ()),
     "backpropagation": ("反向传播", ("反传",)),
