@@ -149,13 +149,42 @@ def update(lang, source=KIT_ROOT):
     counts = {}
     for relpath, template in templates(source).items():
         catalog = read(folder / relpath, code)
-        catalog.update(template, update_header_comment=False)
+        before = {m.context: m for m in catalog if m.id and m.context}
+        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+        for message in catalog:
+            old = before.get(message.context) if message.id and message.context else None
+            if old is not None and old.id != message.id and old.string and not message.string:
+                keep_as_stale(message, old)
+                catalog.obsolete.pop((old.id, old.context), None)
         catalog.project = template.project
         write(folder / relpath, catalog)
         entries = [m for m in catalog if m.id]
         counts[relpath] = (len(entries),
                            sum(1 for m in entries if m.fuzzy or not _translated(m)))
     return counts
+
+
+# A stale entry keeps the English it was translated from in its translator comments (Babel
+# neither writes nor reads ``#| msgid`` faithfully for long texts), below this line.
+TRANSLATED_FROM = "English it was translated from:"
+
+
+def keep_as_stale(message, old):
+    """``message`` (new English, no translation yet) takes ``old``'s translation, marked fuzzy,
+    with the English that translation was made from."""
+    message.string = old.string
+    message.flags.add("fuzzy")
+    message.user_comments = [TRANSLATED_FROM] + [
+        "| " + line for line in translated_from(old).splitlines()]
+
+
+def translated_from(message):
+    """The English ``message``'s translation was made from: its own ``msgid``, or for a stale
+    (fuzzy) entry the English kept in its comments."""
+    comments = list(message.user_comments)
+    if TRANSLATED_FROM in comments:
+        return "\n".join(line[2:] for line in comments[comments.index(TRANSLATED_FROM) + 1:])
+    return message.id if isinstance(message.id, str) else message.id[0]
 
 
 def _translated(message):

@@ -73,12 +73,11 @@ def problems(lang, source=KIT_ROOT, loaded=None):
             have = catalog.get(wanted.id, context=wanted.context)
             if have is None or have.fuzzy:
                 old = have if have is not None else by_context.get(wanted.context)
-                previous = (old.previous_id or old.id) if old is not None and have else (
-                    old.id if old is not None else None)
-                if old is not None and previous and _strings(old)[0]:
+                if old is not None and _strings(old)[0]:
                     found.append(
-                        f"{where}: stale — the English changed since it was translated.\n"
-                        f"  English it was translated from:\n{_indent(_ids_text(previous))}\n"
+                        f"{where}: stale: the English changed since it was translated.\n"
+                        f"  English it was translated from:\n"
+                        f"{_indent(catalogs.translated_from(old))}\n"
                         f"  English now:\n{_indent(_ids_text(wanted.id))}\n"
                         f"  translation:\n{_indent(_strings(old)[0])}")
                 else:
