@@ -1,6 +1,7 @@
 """What keeps a language in step with the English: every entry translated, none stale, and
 each translation carrying the same math, code, numbers, links and placeholders as its English.
 """
+import difflib
 import re
 from collections import Counter
 
@@ -79,6 +80,7 @@ def problems(lang, source=KIT_ROOT, loaded=None):
                         f"  English it was translated from:\n"
                         f"{_indent(catalogs.translated_from(old))}\n"
                         f"  English now:\n{_indent(_ids_text(wanted.id))}\n"
+                        f"  what changed:\n{_changes(catalogs.translated_from(old), wanted.id)}\n"
                         f"  translation:\n{_indent(_strings(old)[0])}")
                 else:
                     found.append(f"{where}: not translated")
@@ -95,6 +97,14 @@ def problems(lang, source=KIT_ROOT, loaded=None):
 
 def _ids_text(ids):
     return ids if isinstance(ids, str) else "\n".join(ids)
+
+
+def _changes(before, after):
+    """The lines that differ, ``-`` before and ``+`` now."""
+    after = _ids_text(after)
+    return "\n".join("    " + line for line in difflib.ndiff(before.splitlines(),
+                                                                after.splitlines())
+                     if line[:1] in "+-")
 
 
 def _indent(text):
