@@ -19,6 +19,14 @@ def student_kit(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def chinese_kit(tmp_path_factory):
+    """The Chinese student release (``--lang zh-CN``), as its students get it."""
+    out = tmp_path_factory.mktemp("release_zh") / "student_kit"
+    release.build_release(out, lang="zh-CN")
+    return out
+
+
+@pytest.fixture(scope="session")
 def finished_kit(tmp_path_factory):
     """A release with the reference solutions copied in and every notebook run, as a student
     who finished would have it. The notebooks run in quick mode (a full run takes minutes);

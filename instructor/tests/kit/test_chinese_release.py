@@ -1,0 +1,81 @@
+"""Issue 25: the Chinese student release is the English one with its text in Chinese: the same
+code, checks and stubs byte for byte, every Markdown cell and README section translated, and
+its notebooks proven to run (instructor only)."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from helpers import submission
+from helpers.utils import KIT_ROOT
+from instructor.i18n import check
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+ENGLISH_WORDS = re.compile(r"\b[A-Za-z]{3,}\b(?:\W+\b[A-Za-z]{3,}\b){3,}")
+TRANSLATED = ("README.md", *(f"notebooks/{name}" for name in submission.NOTEBOOKS))
+
+
+def files(kit):
+    return {path.relative_to(kit).as_posix(): path for path in kit.rglob("*") if path.is_file()}
+
+
+def test_the_code_is_byte_for_byte_the_english(student_kit, chinese_kit):
+    english, chinese = files(student_kit), files(chinese_kit)
+    added = set(chinese) - set(english)
+    assert added == {"helpers/locale/LANGUAGE", "helpers/locale/zh_CN/LC_MESSAGES/kit.mo"}
+    assert set(english) <= set(chinese)
+    differing = [name for name in english if name not in TRANSLATED
+                 and english[name].read_bytes() != chinese[name].read_bytes()]
+    assert not differing, differing
+    assert any(name.startswith("assignment/") for name in english)
+
+
+@pytest.mark.parametrize("name", submission.NOTEBOOKS)
+def test_every_notebook_has_the_same_cells_with_its_text_in_chinese(student_kit, chinese_kit,
+                                                                    name):
+    english = json.loads((student_kit / "notebooks" / name).read_text(encoding="utf-8"))
+    chinese = json.loads((chinese_kit / "notebooks" / name).read_text(encoding="utf-8"))
+    assert [(c["id"], c["cell_type"], c.get("metadata")) for c in english["cells"]] == \
+        [(c["id"], c["cell_type"], c.get("metadata")) for c in chinese["cells"]]
+    assert chinese["metadata"]["language"] == "zh-CN"
+    for mine, theirs in zip(english["cells"], chinese["cells"]):
+        text, translated = "".join(mine["source"]), "".join(theirs["source"])
+        if mine["cell_type"] == "code":
+            assert text == translated, f"{name} cell {mine['id']}: code differs"
+        elif ENGLISH_WORDS.search(check.CODE_OR_MATH.sub(" ", text)
+                                  if hasattr(check, "CODE_OR_MATH") else text):
+            assert CJK.search(translated), f"{name} cell {mine['id']} is not in Chinese"
+            assert not check.differences(text, translated), (name, mine["id"])
+
+
+def test_the_readme_is_chinese_with_its_glossary(student_kit, chinese_kit):
+    readme = (chinese_kit / "README.md").read_text(encoding="utf-8")
+    headings = [line for line in readme.splitlines() if line.startswith("#")]
+    english_headings = [line for line in (student_kit / "README.md").read_text(
+        encoding="utf-8").splitlines() if line.startswith("#")]
+    assert len(headings) == len(english_headings) + 1, "the glossary is the one more section"
+    assert "## 术语表 (Glossary)" in headings
+    assert all(CJK.search(line) for line in headings), headings
+    for english, chinese in (("cross-validation", "交叉验证"), ("precision", "精确率"),
+                             ("dropout", "丢弃法")):
+        assert re.search(rf"^\| {re.escape(english)} \| {re.escape(chinese)}", readme, re.M)
+    assert "<!-- POINTS OF EACH FUNCTION -->" not in readme, "the points were filled in"
+    assert "Linear.backward" in readme
+
+
+@pytest.mark.long
+def test_the_main_job_runs_the_chinese_notebooks(tmp_path):
+    """``run_notebooks --lang zh-CN --quick``: the Chinese notebooks execute, not only parse."""
+    out = tmp_path / "results"
+    result = subprocess.run([sys.executable, "-m", "instructor.run_notebooks", "--lang", "zh-CN",
+                             "--quick", "--out", str(out)], cwd=KIT_ROOT, capture_output=True,
+                            text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in submission.NOTEBOOKS:
+        executed = json.loads((out / name).read_text(encoding="utf-8"))
+        assert executed["metadata"]["language"] == "zh-CN"
+        assert CJK.search("".join(executed["cells"][0]["source"])), name
+        assert (out / name.replace(".ipynb", ".html")).is_file()
+    assert not list(KIT_ROOT.glob(".notebooks-*")), "the translated copies were removed"
