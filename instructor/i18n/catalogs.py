@@ -142,7 +142,7 @@ def load(lang, source=KIT_ROOT):
 def update(lang, source=KIT_ROOT):
     """Bring ``lang``'s catalogs in step with the English source: new entries are added
     untranslated, changed ones are marked fuzzy with the English they were made from, removed
-    ones become obsolete. Returns ``{relative path: (entries, untranslated or fuzzy)}``."""
+    ones are dropped. Returns ``{relative path: (entries, untranslated or fuzzy)}``."""
     code, folder = locale_code(lang), catalog_dir(lang, source)
     if code is None:
         raise TranslationError("English is the source: it has no catalogs to update")
@@ -150,12 +150,14 @@ def update(lang, source=KIT_ROOT):
     for relpath, template in templates(source).items():
         catalog = read(folder / relpath, code)
         before = {m.context: m for m in catalog if m.id and m.context}
-        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
+        catalog.update(template, no_fuzzy_matching=True, update_header_comment=False,
+                       update_creation_date=False)
         for message in catalog:
             old = before.get(message.context) if message.id and message.context else None
             if old is not None and old.id != message.id and old.string and not message.string:
                 keep_as_stale(message, old)
                 catalog.obsolete.pop((old.id, old.context), None)
+        catalog.obsolete.clear()   # an entry whose English is gone (git keeps its history)
         catalog.project = template.project
         write(folder / relpath, catalog)
         entries = [m for m in catalog if m.id]
