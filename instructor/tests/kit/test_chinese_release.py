@@ -1,19 +1,25 @@
 """Issue 25: the Chinese student release is the English one with its text in Chinese: the same
 code, checks and stubs byte for byte, every Markdown cell and README section translated, and
 its notebooks proven to run (instructor only)."""
+import gettext
 import json
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from helpers import submission
+from helpers.check import NOT_IMPLEMENTED, PASS, STATUSES
+from helpers.functions import FUNCTIONS
 from helpers.utils import KIT_ROOT
 from instructor.i18n import check
+from instructor.tests.kit.runner import lay_reference_solutions, run_in
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH_WORDS = re.compile(r"\b[A-Za-z]{3,}\b(?:\W+\b[A-Za-z]{3,}\b){3,}")
+PROSE_ONLY = re.compile(r"```.*?```|`[^`\n]+`|\$\$.+?\$\$|\$[^$\n]+\$|\]\([^)]*\)", re.S)
 TRANSLATED = ("README.md", *(f"notebooks/{name}" for name in submission.NOTEBOOKS))
 
 
@@ -44,8 +50,7 @@ def test_every_notebook_has_the_same_cells_with_its_text_in_chinese(student_kit,
         text, translated = "".join(mine["source"]), "".join(theirs["source"])
         if mine["cell_type"] == "code":
             assert text == translated, f"{name} cell {mine['id']}: code differs"
-        elif ENGLISH_WORDS.search(check.CODE_OR_MATH.sub(" ", text)
-                                  if hasattr(check, "CODE_OR_MATH") else text):
+        elif ENGLISH_WORDS.search(PROSE_ONLY.sub(" ", text)):
             assert CJK.search(translated), f"{name} cell {mine['id']} is not in Chinese"
             assert not check.differences(text, translated), (name, mine["id"])
 
@@ -79,3 +84,51 @@ def test_the_main_job_runs_the_chinese_notebooks(tmp_path):
         assert CJK.search("".join(executed["cells"][0]["source"])), name
         assert (out / name.replace(".ipynb", ".html")).is_file()
     assert not list(KIT_ROOT.glob(".notebooks-*")), "the translated copies were removed"
+
+
+# ------------------------------------------------------------- self-check ---
+
+def verdict_words(kit):
+    """The Chinese release's word for each verdict -> the verdict (from its compiled catalog)."""
+    catalog = gettext.translation("kit", kit / "helpers" / "locale", languages=["zh_CN"])
+    words = {catalog.gettext(status): status for status in STATUSES}
+    assert all(CJK.search(word) for word in words), words
+    return words
+
+
+def verdicts(output, words=None):
+    """``{function: verdict}`` from the self-check's lines ``part.function: VERDICT...``."""
+    found = {}
+    for line in output.strip().splitlines()[:-1]:
+        function, _, rest = line.partition(": ")
+        word = rest.split(": ")[0]
+        found[function] = (words or {}).get(word, word)
+    return found
+
+
+def self_check(kit, language):
+    return run_in(kit, "-m", "helpers.check", env_extra={"KIT_LANG": language})
+
+
+def test_the_self_check_speaks_chinese_with_the_english_verdicts_on_the_stubs(student_kit,
+                                                                               chinese_kit):
+    english, chinese = self_check(student_kit, "en"), self_check(chinese_kit, "")
+    assert english.returncode == chinese.returncode != 0
+    expected = verdicts(english.stdout)
+    assert set(expected.values()) == {NOT_IMPLEMENTED}
+    assert verdicts(chinese.stdout, verdict_words(chinese_kit)) == expected
+    assert CJK.search(chinese.stdout.strip().splitlines()[-1]), "the summary is Chinese too"
+    assert not CJK.search(english.stdout)
+
+
+@pytest.mark.long
+def test_the_self_check_passes_the_reference_in_both_languages(chinese_kit, tmp_path):
+    kit = tmp_path / "kit"
+    shutil.copytree(chinese_kit, kit)
+    lay_reference_solutions(kit)
+    english, chinese = self_check(kit, "en"), self_check(kit, "zh-CN")
+    assert english.returncode == chinese.returncode == 0, chinese.stdout + chinese.stderr
+    expected = verdicts(english.stdout)
+    assert set(expected.values()) == {PASS} and len(expected) == len(FUNCTIONS)
+    assert verdicts(chinese.stdout, verdict_words(kit)) == expected
+    assert not CJK.search(english.stdout), "KIT_LANG=en shows the English"
