@@ -36,11 +36,28 @@ import pytest
 
 from helpers import rules
 from helpers.functions import FUNCTIONS, composed, functions_of, points, worth
+from helpers.i18n import _
 from helpers.submission import PARTS, STUB_MARK, stubbed_functions
 from helpers.utils import KIT_ROOT
 
 PASS, FAIL, WAITING, NOT_IMPLEMENTED = "PASS", "FAIL", "WAITING", "NOT IMPLEMENTED"
 STATUSES = (PASS, FAIL, WAITING, NOT_IMPLEMENTED)
+
+
+def shown_status(status):
+    """``status`` (one of ``STATUSES``, the value the grader reads) as the student reads it."""
+    return {
+        # Translators: the self-check's verdict on a function: all its checks passed.
+        PASS: _("PASS"),
+        # Translators: the self-check's verdict on a function: a check of it failed.
+        FAIL: _("FAIL"),
+        # Translators: the self-check's verdict on a function: its own checks passed, a check
+        # that combines it with other functions of the student waits until those are written.
+        WAITING: _("WAITING"),
+        # Translators: the self-check's verdict on a function: it still holds its stub.
+        NOT_IMPLEMENTED: _("NOT IMPLEMENTED"),
+    }.get(status, status)
+
 
 # The functions each composing function is built from, and why (``helpers/functions.py``, the
 # table of student functions): its ``composed=True`` checks use your own versions of these (and
@@ -85,17 +102,22 @@ class FunctionResult:
         """The words after the status: the first failure, or what the function waits for."""
         if self.status == FAIL:
             if self.blocked_by:
-                return f"blocked by {', '.join(self.blocked_by)} (fix it first)"
-            return self.failures[0]
+                # Translators: after "FAIL: ": {functions} are other functions of the student
+                # that this one uses and that fail their own checks.
+                return _("blocked by {functions} (fix it first)").format(
+                    functions=", ".join(self.blocked_by))
+            return rules.shown_message(self.failures[0])
         if self.status == WAITING:
-            return "for " + ", ".join(self.waiting)
+            # Translators: after the verdict WAITING: {functions} are the functions of the
+            # student still to be written that a check of this function needs.
+            return _("for {functions}").format(functions=", ".join(self.waiting))
         return ""
 
     def wait_for(self, names):
         self.waiting += [name for name in names if name not in self.waiting]
 
     def line(self):
-        text = f"{self.part}.{self.name}: {self.status}"
+        text = f"{self.part}.{self.name}: {shown_status(self.status)}"
         if self.status == FAIL:
             text += f": {self.detail}"
         elif self.status == WAITING:
@@ -122,7 +144,7 @@ def _describe_failure(excinfo):
     if rule:
         return rule
     if isinstance(error, AssertionError):
-        return _first_line(error) or "an assertion failed"
+        return _first_line(error) or _("an assertion failed")
     return f"{type(error).__name__}: {_first_line(error)}"
 
 
@@ -236,22 +258,26 @@ class _Collector:
     def pytest_internalerror(self, excrepr, excinfo):
         # pytest gives up on a check file whose import raises SystemExit (sys.exit or
         # exit() in a student's module): say so instead of reporting nothing.
-        where = next((f" in {Path(entry.path).relative_to(KIT_ROOT)}:{entry.lineno + 1}"
+        where = next((f"{Path(entry.path).relative_to(KIT_ROOT)}:{entry.lineno + 1}"
                       for entry in reversed(excinfo.traceback)
                       if KIT_ROOT / "assignment" in Path(entry.path).parents), "")
-        hint = (
-            " (remove sys.exit() / exit() from your module)"
-            if excinfo.errisinstance(SystemExit)
-            else ""
-        )
-        self.errors.append(f"the checks stopped{where}: {excinfo.typename}: "
-                           f"{_first_line(excinfo.value)}{hint}")
+        error = f"{excinfo.typename}: {_first_line(excinfo.value)}"
+        if where:
+            # Translators: {place} is a file and line of the student's, e.g.
+            # assignment/metrics.py:12; {error} an exception and its message.
+            text = _("the checks stopped in {place}: {error}").format(place=where, error=error)
+        else:
+            text = _("the checks stopped: {error}").format(error=error)
+        if excinfo.errisinstance(SystemExit):
+            text += " " + _("(remove sys.exit() / exit() from your module)")
+        self.errors.append(text)
 
     @pytest.hookimpl
     def pytest_collectreport(self, report):
         if report.failed:
-            self.errors.append(f"{report.nodeid}: could not load the checks: "
-                               f"{_first_line(report.longreprtext.splitlines()[-1])}")
+            # Translators: {file} is a check file, {error} the error that stopped its import.
+            self.errors.append(_("{file}: could not load the checks: {error}").format(
+                file=report.nodeid, error=_first_line(report.longreprtext.splitlines()[-1])))
 
 
 def check_files(parts, folder="tests/assignment", required=True):
@@ -261,11 +287,13 @@ def check_files(parts, folder="tests/assignment", required=True):
     """
     unknown = [part for part in parts if part not in PARTS]
     if unknown:
-        raise ValueError(f"unknown part {', '.join(unknown)}; choose from: {', '.join(PARTS)}")
+        raise ValueError(_("unknown part {parts}; choose from: {choices}").format(
+            parts=", ".join(unknown), choices=", ".join(PARTS)))
     files = [KIT_ROOT / folder / f"test_{part}.py" for part in parts]
     missing = [str(path) for path in files if not path.is_file()]
     if missing and required:
-        raise ValueError(f"check file missing: {', '.join(missing)}; restore it from the release")
+        raise ValueError(_("check file missing: {files}; restore it from the release").format(
+            files=", ".join(missing)))
     return [path for path in files if path.is_file()]
 
 
@@ -351,12 +379,16 @@ def _worth_of(results):
         return ""
     passing = sum(points(r.name) for r in known if r.status == PASS)
     total = sum(points(r.name) for r in known)
-    return f" (worth {float(passing):.4g} of {float(total):.4g} points in grading)"
+    # Translators: follows "{passed} of {total} functions pass" in the summary line, hence
+    # the leading space.
+    return _(" (worth {passing:.4g} of {total:.4g} points in grading)").format(
+        passing=float(passing), total=float(total))
 
 
 def points_table(parts=PARTS):
     """What each student function of ``parts`` is worth in grading, one line each."""
-    return [f"{row.part}.{row.name}: {worth(row.name)} points"
+    return [_("{function}: {points} points").format(function=f"{row.part}.{row.name}",
+                                                     points=worth(row.name))
             for part in parts for row in functions_of(part)]
 
 
@@ -364,29 +396,34 @@ def summarize(results, errors=()):
     """One-line summary that counts the four kinds apart, e.g.
     ``12 of 20 functions pass, 1 fail, 2 waiting, 5 not implemented``."""
     counts = {status: sum(r.status == status for r in results) for status in STATUSES}
-    text = (f"{counts[PASS]} of {len(results)} functions pass{_worth_of(results)}, "
-            f"{counts[FAIL]} fail, {counts[WAITING]} waiting, "
-            f"{counts[NOT_IMPLEMENTED]} not implemented")
+    # Translators: the self-check's summary line; {worth} is empty or " (worth 12.5 of 30
+    # points in grading)".
+    text = _("{passed} of {total} functions pass{worth}, {failed} fail, {waiting} waiting, "
+             "{not_implemented} not implemented").format(
+        passed=counts[PASS], total=len(results), worth=_worth_of(results),
+        failed=counts[FAIL], waiting=counts[WAITING], not_implemented=counts[NOT_IMPLEMENTED])
     if errors:
-        text += f"; {len(errors)} check file(s) could not be loaded"
+        text = _("{summary}; {count} check file(s) could not be loaded").format(
+            summary=text, count=len(errors))
     return text
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m helpers.check",
-        description="Check your assignment files, one line per function.",
+        description=_("Check your assignment files, one line per function."),
     )
     parser.add_argument("parts", nargs="*", metavar="part",
-                        help=f"one or more of: {', '.join(PARTS)} (default: all)")
+                        help=_("one or more of: {parts} (default: all)").format(
+                            parts=", ".join(PARTS)))
     parser.add_argument("--points", action="store_true",
-                        help="list what each function is worth in grading, and stop")
+                        help=_("list what each function is worth in grading, and stop"))
     args = parser.parse_args(argv)
     parts = args.parts or list(PARTS)
     try:
         check_files(parts)
     except ValueError as err:
-        print(f"check: error: {err}", file=sys.stderr)
+        print(_("check: error: {error}").format(error=err), file=sys.stderr)
         return 2
     if args.points:
         print("\n".join(points_table(parts)))
@@ -396,7 +433,7 @@ def main(argv=None):
     for result in results:
         print(result.line())
     for error in errors:
-        print(f"ERROR: {error}")
+        print(_("ERROR: {error}").format(error=error))
     print(summarize(results, errors))
     all_pass = results and not errors and all(r.status == PASS for r in results)
     return 0 if all_pass else 1

@@ -23,6 +23,7 @@ try:
 except ImportError:  # numpy 1.x
     from numpy.core.multiarray import _reconstruct
 
+from helpers.i18n import _
 from helpers.utils import KIT_ROOT, default_device
 
 CLASSES = (
@@ -60,15 +61,17 @@ class _CifarUnpickler(pickle.Unpickler):
             return self._ALLOWED[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
-                f"refused to load {module}.{name}: CIFAR-10 batch files hold only "
-                "arrays, lists, dicts, bytes and numbers, and this one asks to run code"
+                _("refused to load {name}: CIFAR-10 batch files hold only arrays, lists, dicts, "
+                  "bytes and numbers, and this one asks to run code").format(
+                    name=f"{module}.{name}")
             ) from None
 
 
 def _corrupt(path, why):
+    # Translators: {why} says what is wrong with the file.
     return ValueError(
-        f"{path} is not a valid CIFAR-10 batch file ({why}). Delete it and run again "
-        "to download a fresh copy, or point CIFAR10_ROOT at a good copy."
+        _("{path} is not a valid CIFAR-10 batch file ({why}). Delete it and run again to "
+          "download a fresh copy, or point CIFAR10_ROOT at a good copy.").format(path=path, why=why)
     )
 
 
@@ -87,16 +90,18 @@ def read_batch(path):
         raise _corrupt(path, str(err)) from err
     except (EOFError, ValueError, TypeError, AttributeError, IndexError,
             KeyError, MemoryError, ImportError) as err:
-        raise _corrupt(path, f"truncated or damaged: {type(err).__name__}: {err}") from err
+        raise _corrupt(path, _("truncated or damaged: {error}").format(
+            error=f"{type(err).__name__}: {err}")) from err
     if not isinstance(batch, dict):
-        raise _corrupt(path, f"expected a dict, found {type(batch).__name__}")
+        raise _corrupt(path, _("expected a dict, found {type}").format(
+            type=type(batch).__name__))
     data, labels = batch.get(b"data"), batch.get(b"labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
             or data.shape[1] != PIXELS:
-        raise _corrupt(path, "no uint8 'data' array of shape [N, 3072]")
+        raise _corrupt(path, _("no uint8 'data' array of shape [N, 3072]"))
     if not isinstance(labels, list) or len(labels) != data.shape[0] \
             or not all(isinstance(v, int) and 0 <= v < len(CLASSES) for v in labels):
-        raise _corrupt(path, "no 'labels' list of N class indices in [0, 10)")
+        raise _corrupt(path, _("no 'labels' list of N class indices in [0, 10)"))
     images = torch.from_numpy(np.ascontiguousarray(data)).view(-1, *IMAGE_SHAPE)
     return images, torch.tensor(labels, dtype=torch.int64)
 
@@ -126,16 +131,20 @@ def require_cifar10(root=None, download=True):
     root = Path(root) if root is not None else default_root()
     folder = root / FOLDER
     if _missing_files(folder):
-        reason = _download(root) if download else "download=False was given"
+        # Translators: why CIFAR-10 was not downloaded (the function's argument).
+        reason = _download(root) if download else _("download=False was given")
         missing = _missing_files(folder)
         if missing:
+            # Translators: {folder} and {root} are folders, {files} the missing files,
+            # {subfolder} is cifar-10-batches-py.
             raise FileNotFoundError(
-                f"CIFAR-10 not found: looked in {folder} and these files are missing: "
-                f"{', '.join(missing)}.\nThe download failed: {reason or 'unknown reason'}.\n"
-                "To fix it, either connect to the internet and run again (the data "
-                f"downloads into {root}), or set CIFAR10_ROOT to a folder that holds "
-                f"{FOLDER}/ (for example, download cifar-10-python.tar.gz on another "
-                "machine and unpack it there)."
+                _("CIFAR-10 not found: looked in {folder} and these files are missing: "
+                  "{files}.\nThe download failed: {reason}.\nTo fix it, either connect to the "
+                  "internet and run again (the data downloads into {root}), or set CIFAR10_ROOT "
+                  "to a folder that holds {subfolder}/ (for example, download "
+                  "cifar-10-python.tar.gz on another machine and unpack it there).").format(
+                    folder=folder, files=", ".join(missing),
+                    reason=reason or _("unknown reason"), root=root, subfolder=FOLDER)
             )
     return folder
 
@@ -184,16 +193,17 @@ def preprocess_cifar10(num_train=49000, num_val=1000, num_test=10000, *, flatten
     ``[N, 3, 32, 32]`` when ``flatten=False``). Deterministic: no randomness.
     """
     if min(num_train, num_val, num_test) < 0:
-        raise ValueError("num_train, num_val and num_test must be >= 0")
+        raise ValueError(_("num_train, num_val and num_test must be >= 0"))
     if num_train < 1:
-        raise ValueError("num_train must be at least 1")
+        raise ValueError(_("num_train must be at least 1"))
     if num_train + num_val > 50000:
-        raise ValueError(f"num_train + num_val = {num_train + num_val} exceeds the "
-                         "50,000 CIFAR-10 training images")
+        raise ValueError(_("num_train + num_val = {count} exceeds the 50,000 CIFAR-10 training "
+                           "images").format(count=num_train + num_val))
     if num_test > 10000:
-        raise ValueError(f"num_test = {num_test} exceeds the 10,000 CIFAR-10 test images")
+        raise ValueError(_("num_test = {count} exceeds the 10,000 CIFAR-10 test images").format(
+            count=num_test))
     if bias_trick and not flatten:
-        raise ValueError("bias_trick=True needs flatten=True (the bias is an extra column)")
+        raise ValueError(_("bias_trick=True needs flatten=True (the bias is an extra column)"))
     device = torch.device(device) if device is not None else default_device()
 
     x_train, y_train, x_test, y_test = load_cifar10(root)
@@ -209,7 +219,7 @@ def preprocess_cifar10(num_train=49000, num_val=1000, num_test=10000, *, flatten
     }
     if subtract_mean:
         mean_image = splits["train"][0].mean(dim=0, keepdim=True)
-        for images, _ in splits.values():
+        for images, _labels in splits.values():
             images.sub_(mean_image)
     data = {}
     for name, (images, labels) in splits.items():
@@ -228,7 +238,7 @@ def subsample(data, num_train, num_val=None):
     Other entries (e.g. the test split) are kept as they are; nothing is copied.
     """
     if num_train < 1:
-        raise ValueError(f"num_train must be at least 1, got {num_train}")
+        raise ValueError(_("num_train must be at least 1, got {count}").format(count=num_train))
     small = dict(data)
     small["X_train"], small["y_train"] = data["X_train"][:num_train], data["y_train"][:num_train]
     if num_val is not None:
@@ -249,8 +259,9 @@ def add_mirrored_images(data):
     """
     X, y = data["X_train"], data["y_train"]
     if X.shape[1:] not in ((PIXELS,), (3, 32, 32)):
-        raise ValueError(f"X_train must hold images of shape [N, {PIXELS}] or [N, 3, 32, 32], "
-                         f"got {tuple(X.shape)} (bias_trick data cannot be mirrored)")
+        raise ValueError(_("X_train must hold images of shape [N, {pixels}] or [N, 3, 32, 32], "
+                           "got {shape} (bias_trick data cannot be mirrored)").format(
+            pixels=PIXELS, shape=tuple(X.shape)))
     mirrored = X.reshape(-1, 3, 32, 32).flip(3).reshape(X.shape)
     augmented = dict(data)
     augmented["X_train"], augmented["y_train"] = torch.cat([X, mirrored]), torch.cat([y, y])

@@ -32,6 +32,8 @@ them, in the self-check and in grading; a function that breaks one fails, whatev
 from dataclasses import dataclass
 from fractions import Fraction
 
+from helpers.i18n import _
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -58,6 +60,30 @@ ADVICE = {
 }
 
 EVERYWHERE = tuple(RULES)   # nothing in assignment/ may use any of them
+
+
+def rule_words():
+    """The words of ``RULES`` and ``ADVICE`` (English) -> the same in the student's language.
+
+    A broken rule's message stays English where it is made (the grader reads it,
+    ``helpers.rules.RULE_MESSAGE``); ``helpers.rules.shown_message`` shows it with these."""
+    return {
+        # Translators: in "<function> uses a ready-made loss of torch (line N): <advice>".
+        "a ready-made loss of torch": _("a ready-made loss of torch"),
+        # Translators: in "<function> uses the kit's stand-ins (line N): <advice>"; the
+        # stand-ins are the kit's given versions of the student's functions.
+        "the kit's stand-ins": _("the kit's stand-ins"),
+        "write the backward pass by hand": _("write the backward pass by hand"),
+        "use plain tensor operations, not torch.nn":
+            _("use plain tensor operations, not torch.nn"),
+        "write the update rule by hand": _("write the update rule by hand"),
+        "compute the loss and its gradient by hand, from their formulas":
+            _("compute the loss and its gradient by hand, from their formulas"),
+        "write your own version": _("write your own version"),
+        "write the update rule by hand, from its formula":
+            _("write the update rule by hand, from its formula"),
+        "compute it with plain tensor operations": _("compute it with plain tensor operations"),
+    }
 
 # Points of each part in grading; its functions share them (``StudentFunction.points``).
 PART_POINTS = {

@@ -3,6 +3,8 @@ import random
 
 import torch
 
+from helpers.i18n import _
+
 
 def rel_error(x, y, eps=1e-10):
     """Relative error ``max|x - y| / max(eps, max(|x| + |y|))`` between two tensors.
@@ -66,7 +68,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-7):
     numeric_values, analytic_values = [], []
     flat_x = x.contiguous().view(-1)
     flat_grad = analytic_grad.contiguous().view(-1)
-    for _ in range(num_checks):
+    for _check in range(num_checks):
         i = random.randrange(flat_x.shape[0])
         old = flat_x[i].item()
         flat_x[i] = old + h
@@ -78,8 +80,8 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-7):
         analytic = flat_grad[i].item()
         numeric_values.append(numeric)
         analytic_values.append(analytic)
-        print(f"numerical: {numeric:f} analytic: {analytic:f}, "
-              f"relative error: {rel_error(numeric, analytic):e}")
+        print(_("numerical: {numeric:f} analytic: {analytic:f}, relative error: {error:e}").format(
+            numeric=numeric, analytic=analytic, error=rel_error(numeric, analytic)))
     return rel_error(torch.tensor(numeric_values, dtype=torch.float64),
                      torch.tensor(analytic_values, dtype=torch.float64))
 
@@ -108,8 +110,10 @@ def check_layer(name, forward, backward, inputs, seed=0, verbose=True):
         errors = rel_error(grad, numeric), rel_error(grad, leaf.grad)
         worst = max(worst, *errors)
         if verbose:
-            print(f"{name} input {i}: rel_error numeric {errors[0]:.2e}, "
-                  f"autograd {errors[1]:.2e}")
+            # Translators: {name} is a layer, {index} the number of one of its inputs.
+            print(_("{name} input {index}: rel_error numeric {numeric:.2e}, autograd "
+                    "{autograd:.2e}").format(name=name, index=i, numeric=errors[0],
+                                             autograd=errors[1]))
     return worst
 
 

@@ -18,6 +18,8 @@ from urllib.parse import unquote
 import mistune
 from latex2mathml.converter import convert as tex_to_mathml
 
+from helpers.i18n import _
+
 # Links may point only here; anything else (javascript:, data:, file:, vbscript:) is dropped.
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 # What latex2mathml may emit for a formula to be shown as MathML (otherwise: the TeX source).
@@ -168,8 +170,9 @@ def markdown_to_html(text, max_chars=None):
     text = str(text)
     note = ""
     if max_chars is not None and len(text) > max_chars:
-        note = (f'\n<p class="md-cut"><em>[{len(text) - max_chars:,} more characters not '
-                "shown]</em></p>\n")
+        note = ('\n<p class="md-cut"><em>'
+                + html.escape(_("[{count:,} more characters not shown]").format(
+                    count=len(text) - max_chars)) + "</em></p>\n")
         text = text[:max_chars]
     return _MARKDOWN(text) + note
 

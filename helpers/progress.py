@@ -13,6 +13,8 @@ import sys
 
 from tqdm.std import tqdm
 
+from helpers.i18n import _
+
 REDRAW_SECONDS = 2.0
 FORMAT = "{desc}: {unit} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
 
@@ -69,5 +71,6 @@ class SearchProgress:
         """Count one finished run with validation accuracy ``val_acc`` (a float)."""
         self.best = val_acc if self.best is None else max(self.best, val_acc)
         if self._line is not None:
-            self._line.set_postfix_str(f"best val acc so far {self.best:.4f}", refresh=False)
+            self._line.set_postfix_str(_("best val acc so far {best:.4f}").format(best=self.best),
+                                       refresh=False)
             self._line.update()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from helpers.i18n import _
 from helpers.markdown_html import STYLE as MARKDOWN_STYLE
 from helpers.markdown_html import markdown_block
 from helpers.questions import (  # noqa: F401  (answers_from_notebooks: the public entry)
@@ -130,10 +131,12 @@ def run_mode_of(notebooks):
     for name, notebook in notebooks.items():
         records = run_mode_records(notebook)
         if not records:
-            modes.append(f"{name}: not run")
+            # Translators: the run mode of a notebook in the lab report's header.
+            modes.append(_("{notebook}: not run").format(notebook=name))
         elif any(record.get("quick_mode") is not False for record in records):
-            modes.append(f"{name}: quick (KIT_QUICK=1, a subsample)")
-    return "; ".join(modes) if modes else "full (every notebook)"
+            modes.append(_("{notebook}: quick (KIT_QUICK=1, a subsample)").format(notebook=name))
+    # Translators: the run mode in the lab report's header: every notebook run in full.
+    return "; ".join(modes) if modes else _("full (every notebook)")
 
 
 def device_of(notebooks):
@@ -141,7 +144,8 @@ def device_of(notebooks):
     devices = []
     for notebook in notebooks.values():
         devices += [d.strip() for d in DEVICE_LINE.findall(output_text(notebook))]
-    return ", ".join(dict.fromkeys(devices)) or "not recorded"
+    # Translators: the device in the lab report's header, when no notebook names it.
+    return ", ".join(dict.fromkeys(devices)) or _("not recorded")
 
 
 def format_value(value):
@@ -161,7 +165,8 @@ def metrics_table(figures):
     rows = [(key, value) for key, value in sorted(figures.items())
             if not isinstance(value, list) and key != "quick_mode"]
     if not rows:
-        return '<p class="blank">No results recorded (run the notebook to the end).</p>\n'
+        return ('<p class="blank">'
+                + escape(_("No results recorded (run the notebook to the end).")) + "</p>\n")
     body = "".join(f"<tr><th>{escape(key)}</th><td>{escape(format_value(value))}</td></tr>\n"
                    for key, value in rows)
     return f'<table class="results">\n{body}</table>\n'
@@ -172,12 +177,19 @@ def question_html(question):
     if question.answer:
         answer = markdown_block(question.answer, MAX_ANSWER_CHARS)
     else:
-        answer = '<p class="blank">No answer written.</p>\n'
+        answer = '<p class="blank">' + escape(_("No answer written.")) + "</p>\n"
+    # Translators: a heading of the lab report; {id} is e.g. linear_classifier/q1.
+    heading = _("Question {id}").format(id=question.id)
     return (f'<section class="question" id="{escape(question.id)}" '
             f'data-question-id="{escape(question.id)}">\n'
-            f"<h3>Question {escape(question.id)}</h3>\n"
+            f"<h3>{escape(heading)}</h3>\n"
             f'<div class="question-text">{markdown_block(question.text)}</div>\n'
             f'<div class="answer">{answer}</div>\n</section>\n')
+
+
+def section_heading(text):
+    """A section's heading (``<h2>``) of a task in the report."""
+    return f"<h2>{escape(text)}</h2>\n"
 
 
 def task_html(name, notebook, figures):
@@ -188,29 +200,43 @@ def task_html(name, notebook, figures):
     title = title_match.group(2) if title_match else name
     requirements = HEADING.sub("", intro, count=1) if title_match else intro
     parts = [f'<section class="task" id="task-{escape(name)}">\n<h1>{escape(title)}</h1>\n',
-             "<h2>Requirements</h2>\n", markdown_block(requirements),
-             "<h2>Results</h2>\n", metrics_table(figures)]
+             # Translators: a section of the lab report: what the task asks, on which data
+             # (the course calls it 数据和要求).
+             section_heading(_("Requirements")), markdown_block(requirements),
+             # Translators: a section of the lab report: the figures the notebook recorded
+             # (the course calls it 实验结果与分析).
+             section_heading(_("Results")), metrics_table(figures)]
     sections = figures_by_section(notebook)
     if sections:
-        parts.append("<h2>Figures</h2>\n")
+        # Translators: a section of the lab report: the plots of the notebook.
+        parts.append(section_heading(_("Figures")))
     for heading, images in sections:
         parts.append(f"<h3>{escape(heading)}</h3>\n")
-        parts += [f'<figure><img alt="{escape(heading)}, figure {number}" '
-                  f'src="data:image/png;base64,{image}"></figure>\n'
-                  for number, image in enumerate(images, start=1)]
-    parts.append("<h2>Written questions</h2>\n")
+        for number, image in enumerate(images, start=1):
+            # Translators: the alternative text of a plot; {heading} is its section's heading.
+            alt = _("{heading}, figure {number}").format(heading=heading, number=number)
+            parts.append(f'<figure><img alt="{escape(alt)}" '
+                         f'src="data:image/png;base64,{image}"></figure>\n')
+    # Translators: a section of the lab report: the written questions and their answers.
+    parts.append(section_heading(_("Written questions")))
     parts += [question_html(question) for question in questions_in(notebook, name)]
     parts.append("</section>\n")
     return "".join(parts)
 
 
 def header_html(header):
-    rows = [("Name", header.name or "(not given)"), ("Student id", header.student_id or
-            "(not given)"), ("Date (UTC)", header.created), ("Run mode", header.run_mode),
-            ("Device", header.device), ("Self-check", header.self_check or "not run")]
-    body = "".join(f"<tr><th>{label}</th><td>{escape(value)}</td></tr>\n"
+    # Translators: a field of the lab report's header left empty by the student.
+    not_given = _("(not given)")
+    # Translators: the self-check's summary in the lab report's header: it was not run.
+    not_run = _("not run")
+    rows = [(_("Name"), header.name or not_given),
+            (_("Student id"), header.student_id or not_given),
+            (_("Date (UTC)"), header.created), (_("Run mode"), header.run_mode),
+            (_("Device"), header.device), (_("Self-check"), header.self_check or not_run)]
+    body = "".join(f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>\n"
                    for label, value in rows)
-    return (f'<header class="report-header">\n<h1>Lab report: CIFAR-10 image classification'
+    title = escape(_("Lab report: CIFAR-10 image classification"))
+    return (f'<header class="report-header">\n<h1>{title}'
             f"</h1>\n<table>\n{body}</table>\n</header>\n")
 
 
@@ -226,8 +252,11 @@ def build_report(notebook_paths, metrics, header):
     header.device = header.device or device_of(notebooks)
     body = "".join(task_html(name, notebook, metrics.get(name, {}))
                    for name, notebook in notebooks.items())
-    title = "Lab report" + (f": {header.name}" if header.name else "")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    title = _("Lab report: {name}").format(name=header.name) if header.name else _("Lab report")
+    # Translators: the language code of the report's page (HTML lang): zh-CN for Chinese.
+    language = _("en")
+    return (f"<!DOCTYPE html>\n<html lang=\"{escape(language)}\">\n<head>\n"
+            "<meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n"
             f"<style>{PAGE_STYLE}{MARKDOWN_STYLE}</style>\n</head>\n<body>\n"
             f"{header_html(header)}{body}</body>\n</html>\n")
@@ -262,13 +291,14 @@ def write_report(out, kit_root=KIT_ROOT, student_id="", name="", self_check="",
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m helpers.report",
-                                     description="Build report.html from your executed "
-                                                 "notebooks.")
+                                     description=_("Build report.html from your executed "
+                                                   "notebooks."))
     parser.add_argument("--out", type=Path, default=KIT_ROOT / REPORT_NAME)
     parser.add_argument("--student-id", default="")
     parser.add_argument("--name", default="")
     parser.add_argument("--self-check", action="store_true",
-                        help="run python -m helpers.check and put its summary in the header")
+                        help=_("run python -m helpers.check and put its summary in the "
+                               "header"))
     args = parser.parse_args(argv)
     summary = ""
     if args.self_check:
@@ -277,8 +307,9 @@ def main(argv=None):
         summary = self_check_summary()["summary"]
     path = write_report(args.out, student_id=args.student_id, name=args.name,
                         self_check=summary)
-    print(f"Wrote {path}: open it in a browser; Print -> Save as PDF gives one page per "
-          "question.")
+    # Translators: "Print -> Save as PDF" names the browser's menu items.
+    print(_("Wrote {path}: open it in a browser; Print -> Save as PDF gives one page per "
+            "question.").format(path=path))
     return 0
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import torch
 from torch.overrides import TorchFunctionMode
 
-from helpers.functions import FUNCTIONS, RULES, functions_of
+from helpers.functions import FUNCTIONS, RULES, functions_of, rule_words
+from helpers.i18n import _
 
 # Dotted names (and everything under them) that each rule forbids.
 FORBIDDEN_NAMES = {
@@ -103,7 +104,7 @@ class _Reader(ast.NodeVisitor):
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 for alias in node.names:
                     self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        for _ in range(5):
+        for _round in range(5):
             for node in ast.walk(tree):
                 targets = node.targets if isinstance(node, ast.Assign) else \
                     [node.target] if isinstance(node, (ast.AnnAssign, ast.NamedExpr)) else []
@@ -457,3 +458,17 @@ def first_rule_message(text):
     """The rule's message in a failure's text, else None."""
     match = RULE_MESSAGE.search(str(text))
     return match.group(0) if match and match["function"] in FUNCTIONS else None
+
+
+def shown_message(text):
+    """``text`` as the student reads it: a rule's message (English, as the grader reads it)
+    in the student's language; any other text unchanged."""
+    match = RULE_MESSAGE.fullmatch(str(text))
+    if match is None:
+        return text
+    words = rule_words()
+    # Translators: a broken rule of the assignment, e.g. "Linear.backward uses torch.autograd
+    # (line 12): write the backward pass by hand".
+    return _("{function} uses {what} (line {line}): {advice}").format(
+        function=match["function"], what=words.get(match["what"], match["what"]),
+        line=match["line"], advice=words.get(match["advice"], match["advice"]))

@@ -25,6 +25,7 @@ import warnings
 
 import torch
 
+from helpers.i18n import _
 from helpers.utils import first_non_finite, predict_in_batches, shown_path
 
 
@@ -56,8 +57,9 @@ def _check_update_rule(update_rule):
     """The update rule itself: the Solver takes functions, not names, so that it never imports
     the modules that import it (``assignment.fully_connected_networks``)."""
     if not callable(update_rule):
-        raise TypeError(f"update_rule must be a function (w, dw, config) -> (next_w, config), "
-                        f"e.g. adam from assignment.fully_connected_networks; got {update_rule!r}")
+        raise TypeError(_("update_rule must be a function (w, dw, config) -> (next_w, config), "
+                          "e.g. adam from assignment.fully_connected_networks; got "
+                          "{update_rule!r}").format(update_rule=update_rule))
     return update_rule
 
 
@@ -105,20 +107,25 @@ class Solver:
           check it is finite (on a CPU it is checked every iteration)
         """
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ValueError(_("batch_size must be at least 1, got {batch_size}").format(
+                batch_size=batch_size))
         if num_epochs < 0:
-            raise ValueError(f"num_epochs must be >= 0, got {num_epochs}")
+            raise ValueError(_("num_epochs must be >= 0, got {num_epochs}").format(
+                num_epochs=num_epochs))
         if lr_schedule is not None and not callable(lr_schedule):
-            raise TypeError(f"lr_schedule must be a function progress -> factor, e.g. "
-                            f"cosine_schedule; got {lr_schedule!r}")
+            raise TypeError(_("lr_schedule must be a function progress -> factor, e.g. "
+                              "cosine_schedule; got {lr_schedule!r}").format(
+                lr_schedule=lr_schedule))
         if lr_schedule is not None and "learning_rate" not in (optim_config or {}):
-            raise ValueError("lr_schedule needs the base learning rate: give "
-                             "optim_config={'learning_rate': ...}")
+            raise ValueError(_("lr_schedule needs the base learning rate: give "
+                               "optim_config={'learning_rate': ...}"))
         for split in ("train", "val"):
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if X.shape[0] != y.shape[0]:
+                # Translators: {X} and {y} are X_train and y_train, or X_val and y_val.
                 raise ValueError(
-                    f"X_{split} has {X.shape[0]} examples but y_{split} has {y.shape[0]}"
+                    _("{X} has {count_X} examples but {y} has {count_y}").format(
+                        X=f"X_{split}", count_X=X.shape[0], y=f"y_{split}", count_y=y.shape[0])
                 )
         self.model = model
         self.device = torch.device(device)
@@ -185,7 +192,7 @@ class Solver:
         }
         filename = f"{self.checkpoint_name}_epoch_{self.epoch}.pt"
         if self.verbose:
-            print(f'Saving checkpoint to "{shown_path(filename)}"')
+            print(_('Saving checkpoint to "{path}"').format(path=shown_path(filename)))
         torch.save(checkpoint, filename)
 
     @torch.no_grad()
@@ -214,8 +221,9 @@ class Solver:
         self.val_acc_history.append(val_acc)
         if self.verbose:
             print(
-                f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
-                f"val_acc: {val_acc:f}"
+                _("(Epoch {epoch} / {num_epochs}) train acc: {train_acc:f}; "
+                  "val_acc: {val_acc:f}").format(epoch=self.epoch, num_epochs=self.num_epochs,
+                                                 train_acc=train_acc, val_acc=val_acc)
             )
         if val_acc > self.best_val_acc or not self.best_params:
             self.best_val_acc = max(val_acc, self.best_val_acc)
@@ -262,9 +270,11 @@ class Solver:
                 if bad is not None:
                     lr = self.optim_configs[next(iter(self.optim_configs))].get("learning_rate")
                     warnings.warn(
-                        f"Solver: the loss became {losses[bad].item()} at iteration {bad + 1} "
-                        f"(epoch {self.epoch + 1}) with learning rate {lr}; training "
-                        "stopped. Try a smaller learning rate or weight scale.",
+                        _("Solver: the loss became {loss} at iteration {iteration} (epoch "
+                          "{epoch}) with learning rate {lr}; training stopped. Try a smaller "
+                          "learning rate or weight scale.").format(
+                            loss=losses[bad].item(), iteration=bad + 1, epoch=self.epoch + 1,
+                            lr=lr),
                         RuntimeWarning,
                         stacklevel=2,
                     )
@@ -273,8 +283,10 @@ class Solver:
                     break
             if self.verbose and (t == 1 or t % self.print_every == 0):
                 print(
-                    f"(Time {time.time() - start_time:.2f} sec; Iteration {t} / {num_iterations}) "
-                    f"loss: {losses[-1].item():f}"
+                    _("(Time {seconds:.2f} sec; Iteration {t} / {num_iterations}) "
+                      "loss: {loss:f}").format(seconds=time.time() - start_time, t=t,
+                                               num_iterations=num_iterations,
+                                               loss=losses[-1].item())
                 )
 
             timed_out = time_limit is not None and time.time() - start_time > time_limit
@@ -292,9 +304,10 @@ class Solver:
                 if timed_out:
                     if self.verbose:
                         print(
-                            f"(Time {time.time() - start_time:.2f} sec; "
-                            f"Iteration {t} / {num_iterations}) "
-                            f"stopped: the time limit of {time_limit} sec is over"
+                            _("(Time {seconds:.2f} sec; Iteration {t} / {num_iterations}) "
+                              "stopped: the time limit of {time_limit} sec is over").format(
+                                seconds=time.time() - start_time, t=t,
+                                num_iterations=num_iterations, time_limit=time_limit)
                         )
                     stop = True
 

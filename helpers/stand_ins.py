@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.i18n import _
+
 # Stand-ins written in plain code, and why that gives nothing away.
 EXEMPT_STAND_INS = {
     "accuracy": "one line that every correct version writes alike (the mean of y_true == y_pred)",
@@ -32,8 +34,9 @@ EXEMPT_STAND_INS = {
 
 def _same_length_labels(y_true, y_pred):
     if y_true.dim() != 1 or y_true.shape != y_pred.shape:
-        raise ValueError(f"labels must be two 1-D tensors of one length, got shapes "
-                         f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}")
+        raise ValueError(_("labels must be two 1-D tensors of one length, got shapes "
+                           "{true_shape} and {pred_shape}").format(
+            true_shape=tuple(y_true.shape), pred_shape=tuple(y_pred.shape)))
 
 
 def accuracy(y_true, y_pred):
@@ -55,7 +58,8 @@ def k_fold_indices(num_examples, k, *, shuffle=True, seed=0):
     """Round-robin folds: example ``i`` is validated in fold ``i % k`` (``shuffle`` and
     ``seed`` are ignored). A valid k-fold split, though not the one the assignment asks for."""
     if not 2 <= k <= num_examples:
-        raise ValueError(f"need 2 <= k <= {num_examples}, got k = {k}")
+        raise ValueError(_("need 2 <= k <= {num_examples}, got k = {k}").format(
+            num_examples=num_examples, k=k))
     index = torch.arange(num_examples)
     in_fold = F.one_hot(index % k, k).bool()
     return [(index[~in_fold[:, fold]], index[in_fold[:, fold]]) for fold in range(k)]
@@ -90,7 +94,8 @@ def softmax_loss_vectorized(W, X, y, reg):
 def sample_batch(X, y, num_train, batch_size):
     """``batch_size`` rows drawn with replacement from the first ``num_train``."""
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise ValueError(_("batch_size must be at least 1, got {batch_size}").format(
+            batch_size=batch_size))
     rows = torch.randint(0, num_train, (batch_size,), device=X.device)
     X_batch = F.embedding(rows, X.reshape(X.shape[0], -1)).reshape(batch_size, *X.shape[1:])
     return X_batch, F.embedding(rows.to(y.device), y[:, None]).squeeze(1)
@@ -108,8 +113,9 @@ def train_linear_classifier(loss_func, W, X, y, learning_rate=1e-3, reg=1e-5, nu
         X_batch, y_batch = sample_batch(X, y, X.shape[0], batch_size)
         loss, gradient = loss_func(weights, X_batch, y_batch, reg)
         if not math.isfinite(float(loss)):
-            warnings.warn(f"stand-in training: the loss is not finite at iteration {iteration} "
-                          f"(learning rate {learning_rate:g})", RuntimeWarning, stacklevel=2)
+            warnings.warn(_("stand-in training: the loss is not finite at iteration {iteration} "
+                            "(learning rate {learning_rate:g})").format(
+                iteration=iteration, learning_rate=learning_rate), RuntimeWarning, stacklevel=2)
             break
         history.append(float(loss))
         weights.grad = gradient
@@ -136,7 +142,8 @@ def nn_forward_backward(params, X, y=None, reg=0.0):
     if y is None:
         return nn_forward_pass(params, X)[0]
     if y.shape != (X.shape[0],):
-        raise ValueError(f"y must hold one label per row of X, got shape {tuple(y.shape)}")
+        raise ValueError(_("y must hold one label per row of X, got shape {shape}").format(
+            shape=tuple(y.shape)))
     names = list(params)
     with torch.enable_grad():
         leaves = {name: params[name].detach().requires_grad_(True) for name in names}
@@ -228,7 +235,8 @@ class Dropout:
     def forward(x, dropout_param):
         p, mode = dropout_param["p"], dropout_param["mode"]
         if not 0 <= p < 1 or mode not in ("train", "test"):
-            raise ValueError(f"dropout needs 0 <= p < 1 and mode train or test, got {p}, {mode!r}")
+            raise ValueError(_("dropout needs 0 <= p < 1 and mode train or test, got {p}, "
+                               "{mode!r}").format(p=p, mode=mode))
         if mode == "test":
             return x, (dropout_param, None)
         generator = None
@@ -241,7 +249,7 @@ class Dropout:
 
     @staticmethod
     def backward(dout, cache):
-        _, scaled_mask = cache
+        _param, scaled_mask = cache
         if scaled_mask is None:
             return dout
         return _vector_jacobian(lambda value: value * scaled_mask, (dout,), dout)[0]
@@ -288,7 +296,7 @@ def fully_connected_net_init(self, hidden_dims, input_dim=3 * 32 * 32, num_class
                              dtype=torch.float, device="cpu"):
     """Stand-in of ``FullyConnectedNet.__init__`` (the given lines, and the parameters)."""
     if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        raise ValueError(_("dropout must be in [0, 1), got {dropout}").format(dropout=dropout))
     self.reg, self.dropout, self.use_dropout = reg, dropout, dropout != 0
     self.num_layers, self.dtype, self.device = 1 + len(hidden_dims), dtype, device
     self.params = _normal_params([input_dim, *hidden_dims, num_classes], weight_scale, dtype,

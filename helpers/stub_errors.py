@@ -10,6 +10,7 @@ and file to write. Any other error keeps IPython's full traceback.
 """
 import linecache
 
+from helpers.i18n import _
 from helpers.submission import STUB_MARK
 from helpers.utils import shown_path
 
@@ -45,12 +46,16 @@ def brief_stub_error(error, tb, cell_globals):
     if cell_frames:
         code, number = cell_frames[-1]
         called = linecache.getline(code.co_filename, number).strip()
-        lines.append(f"  called in your cell, line {number}: {called}")
+        # Translators: {code} is the line of the notebook cell that called the stub.
+        lines.append("  " + _("called in your cell, line {number}: {code}").format(
+            number=number, code=called))
     if frames:
-        code, number, _ = frames[-1]
-        lines.append(f"  write {BOLD}{code.co_name}{RESET} in {shown_path(code.co_filename)} "
-                     f"(the stub is at line {number})")
-    lines.append("  (python -m helpers.check lists every function still to write)")
+        code, number, _globals = frames[-1]
+        # Translators: {function} is the function to write, {path} its file.
+        lines.append("  " + _("write {function} in {path} (the stub is at line {number})").format(
+            function=f"{BOLD}{code.co_name}{RESET}", path=shown_path(code.co_filename),
+            number=number))
+    lines.append("  " + _("(python -m helpers.check lists every function still to write)"))
     return lines
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from helpers.functions import PART_POINTS
+from helpers.i18n import _
 from helpers.utils import KIT_ROOT, RUN_MODE_MIME
 
 # Every stub the release writes says this (see instructor/release.py).
@@ -48,6 +49,13 @@ ZIP_SUFFIX = "_submission.zip"
 MAX_NAME_CHARS = 200   # the student's full name in the manifest
 
 
+def student_id_rule():
+    """``STUDENT_ID_RULE`` (English: the grader's messages use it) in the student's language."""
+    # Translators: what a student id may hold; it follows "your student id (" or "use ".
+    return _("only letters, digits, '.', '_' and '-', 1 to 64 characters, starting with a "
+             "letter or digit")
+
+
 def valid_student_id(text):
     """True when ``text`` is a whole student id (see ``STUDENT_ID_RULE``)."""
     return isinstance(text, str) and STUDENT_ID.fullmatch(text) is not None
@@ -56,9 +64,10 @@ def valid_student_id(text):
 def name_problem(name):
     """Why ``name`` cannot be a student's name in the manifest, or None."""
     if len(name) > MAX_NAME_CHARS:
-        return f"--name is longer than {MAX_NAME_CHARS} characters; shorten it"
+        return _("--name is longer than {count} characters; shorten it").format(
+            count=MAX_NAME_CHARS)
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
-        return "--name holds a line break or control character; use plain text"
+        return _("--name holds a line break or control character; use plain text")
     return None
 
 
@@ -142,13 +151,15 @@ def run_mode_problems(notebook, relpath, allow_quick=False):
     (``allow_quick``: a sample of the kit, which accepts quick mode)."""
     records = run_mode_records(notebook)
     if not records:
-        return [f"{relpath}: does not record how it was run (its set-up cell, which calls "
-                "utils.show_run_mode(), has no output); choose 'Restart & Run All', save it"]
+        # Translators: 'Restart & Run All' names Jupyter's menu item.
+        return [_("{notebook}: does not record how it was run (its set-up cell, which calls "
+                  "utils.show_run_mode(), has no output); choose 'Restart & Run All', save "
+                  "it").format(notebook=relpath)]
     if not allow_quick and any(record.get("quick_mode") is not False for record in records):
-        return [f"{relpath}: was run in quick mode (KIT_QUICK=1), on a small subsample: its "
-                "results and saved models are not final. Re-run it without KIT_QUICK (unset it, "
-                "or start Jupyter without it; 'Restart & Run All'), save it, and run "
-                "collect_submission.py again"]
+        return [_("{notebook}: was run in quick mode (KIT_QUICK=1), on a small subsample: its "
+                  "results and saved models are not final. Re-run it without KIT_QUICK (unset "
+                  "it, or start Jupyter without it; 'Restart & Run All'), save it, and run "
+                  "collect_submission.py again").format(notebook=relpath)]
     return []
 
 
@@ -158,16 +169,20 @@ def notebook_problems(path, relpath, allow_quick=False):
     try:
         notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return [f"{relpath}: not a valid notebook file ({err})"]
+        return [_("{notebook}: not a valid notebook file ({error})").format(
+            notebook=relpath, error=err)]
     code_cells = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
     if not any(c.get("execution_count") for c in code_cells):
-        return [f"{relpath}: was never run; open it, choose 'Restart & Run All', save it"]
+        return [_("{notebook}: was never run; open it, choose 'Restart & Run All', save it").format(
+            notebook=relpath)]
     for number, cell in enumerate(notebook.get("cells", []), start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 return [
-                    f"{relpath}: cell {number} ends in an error "
-                    f"({output.get('ename')}: {output.get('evalue', '')[:120]}); fix it and re-run"
+                    _("{notebook}: cell {number} ends in an error ({error}); fix it and "
+                      "re-run").format(notebook=relpath, number=number,
+                                       error=f"{output.get('ename')}: "
+                                             f"{output.get('evalue', '')[:120]}")
                 ]
     return run_mode_problems(notebook, relpath, allow_quick)
 
@@ -178,8 +193,8 @@ def model_problems(path, relpath):
         torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any failure to load is the student's problem to fix
         return [
-            f"{relpath}: does not load ({type(err).__name__}: {str(err).splitlines()[0][:120]}); "
-            "re-run the notebook that saves it"
+            _("{model}: does not load ({error}); re-run the notebook that saves it").format(
+                model=relpath, error=f"{type(err).__name__}: {str(err).splitlines()[0][:120]}")
         ]
     return []
 
@@ -197,19 +212,26 @@ def validate_kit(kit_root=KIT_ROOT, allow_quick=False):
     )
     for name in required:
         if name not in files:
-            hint = "run the notebook that saves it" if name.startswith("saved/") else "restore it"
-            problems.append(f"{name}: missing; {hint}")
+            if name.startswith("saved/"):
+                problems.append(_("{file}: missing; run the notebook that saves it").format(
+                    file=name))
+            else:
+                problems.append(_("{file}: missing; restore it").format(file=name))
     for name, path in files.items():
         if not _inside_kit(path, kit_root):
-            problems.append(f"{name}: is a link to outside the kit; replace it with the real file")
+            problems.append(_("{file}: is a link to outside the kit; replace it with the real "
+                              "file").format(file=name))
             continue
         if name.startswith("assignment/"):
             try:
                 stubs = stubbed_functions(path.read_text(encoding="utf-8"), name)
             except SyntaxError as err:
-                problems.append(f"{name}: does not compile (line {err.lineno}: {err.msg})")
+                # Translators: {error} is Python's own description of the syntax error.
+                problems.append(_("{file}: does not compile (line {line}: {error})").format(
+                    file=name, line=err.lineno, error=err.msg))
                 continue
-            problems += [f"{name}: {stub} still raises NotImplementedError" for stub in stubs]
+            problems += [_("{file}: {function} still raises NotImplementedError").format(
+                file=name, function=stub) for stub in stubs]
         elif name.startswith("notebooks/"):
             problems += notebook_problems(path, name, allow_quick)
         else:
@@ -229,7 +251,8 @@ def self_check_summary(kit_root=KIT_ROOT, timeout=1800):
         result = subprocess.run([sys.executable, "-m", "helpers.check"], cwd=kit_root,
                                 capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"summary": f"self-check not finished after {timeout} s (a busy machine?)",
+        return {"summary": _("self-check not finished after {seconds} s (a busy "
+                             "machine?)").format(seconds=timeout),
                 "lines": [], "exit_code": None}
     lines = result.stdout.strip().splitlines()
     return {"summary": lines[-1] if lines else result.stderr.strip()[-200:],
@@ -265,8 +288,9 @@ def write_zip(zip_path, files, texts=None, max_bytes=None):
                 archive.writestr(str(arcname), text)
         size = os.path.getsize(partial)
         if max_bytes is not None and size > max_bytes:
-            raise ValueError(f"the zip would be {size / 2**20:.1f} MB, over the "
-                             f"{max_bytes // 2**20} MB limit; make your saved models smaller")
+            raise ValueError(_("the zip would be {size:.1f} MB, over the {limit} MB limit; make "
+                               "your saved models smaller").format(size=size / 2**20,
+                                                                   limit=max_bytes // 2**20))
         os.replace(partial, zip_path)
         return size
     finally:

@@ -35,6 +35,7 @@ from torch import nn
 
 from assignment.metrics import accuracy
 from assignment.two_layer_net import nn_forward_backward, nn_predict, nn_sgd_step, nn_train
+from helpers.i18n import _
 from helpers.solver import Solver
 from helpers.utils import predict_in_batches, reset_seed, time_side_by_side, timing_is_unreliable
 
@@ -158,8 +159,9 @@ def torch_train(model, X, y, X_val, y_val, learning_rate=1e-3, learning_rate_dec
         losses[it] = loss.detach()
         if (it + 1) % 10 == 0 or it == num_iters - 1:
             if not torch.isfinite(losses[:it + 1]).all():
-                warnings.warn(f"torch_train: the loss is not finite by iteration {it} "
-                              f"(learning rate {learning_rate:g})", RuntimeWarning, stacklevel=2)
+                warnings.warn(_("torch_train: the loss is not finite by iteration {iteration} "
+                                "(learning rate {learning_rate:g})").format(
+                    iteration=it, learning_rate=learning_rate), RuntimeWarning, stacklevel=2)
                 break
         optimizer.step()
         if (it + 1) % iterations_per_epoch == 0:
@@ -306,9 +308,9 @@ def compare_fc_training_speed(data, hidden_dims, update_rule="adam", learning_ra
         twin = torch_fc_net(hidden_dims, input_dim=X[0].numel(), dropout=dropout,
                             dtype=dtype, device=device)
         optimizer = TORCH_OPTIMIZERS[update_rule](twin.parameters(), learning_rate)
-        for _ in range(num_epochs):
-            _, _, val_acc["torch"] = train_torch_epoch(twin, optimizer, data, reg=reg,
-                                                      batch_size=batch_size)
+        for _epoch in range(num_epochs):
+            _loss, _acc, val_acc["torch"] = train_torch_epoch(twin, optimizer, data, reg=reg,
+                                                              batch_size=batch_size)
 
     reset_seed(seed)
     times = time_side_by_side({"kit": run_kit, "torch": run_torch}, repeats, device,

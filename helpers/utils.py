@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.i18n import _
 from helpers.progress import progress_line
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,8 @@ def seed_offset():
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"KIT_SEED must be an integer, got {value!r}") from None
+        raise ValueError(_("KIT_SEED must be an integer, got {value!r}").format(
+            value=value)) from None
 
 
 def reset_seed(seed=0):
@@ -73,8 +75,11 @@ def expect_accuracy(accuracy, floor, what, advice):
     """
     if accuracy >= floor:
         return True
-    message = (f"{what}: test accuracy {accuracy:.4f} is below {floor:.2f}, which the reference "
-               f"recipe reaches on every seed. {advice}")
+    # Translators: {what} names the net (e.g. "best two-layer net") and {advice} says what to
+    # try; both come from the notebook's code.
+    message = _("{what}: test accuracy {accuracy:.4f} is below {floor:.2f}, which the "
+                "reference recipe reaches on every seed. {advice}").format(
+        what=what, accuracy=accuracy, floor=floor, advice=advice)
     if strict_floors():
         raise AssertionError(message)
     warnings.warn(message, UserWarning, stacklevel=2)
@@ -100,9 +105,13 @@ def show_run_mode():
     prints the line. Returns nothing (a notebook cell ending with it shows no value).
     """
     record = run_mode_record()
-    text = (f"quick mode: {record['quick_mode']}"
-            + (" (KIT_QUICK=1: a CIFAR-10 subsample; re-run without KIT_QUICK before you "
-               "submit)" if record["quick_mode"] else ""))
+    if record["quick_mode"]:
+        # Translators: {quick} is Python's True.
+        text = _("quick mode: {quick} (KIT_QUICK=1: a CIFAR-10 subsample; re-run without "
+                 "KIT_QUICK before you submit)").format(quick=record["quick_mode"])
+    else:
+        # Translators: {quick} is Python's False.
+        text = _("quick mode: {quick}").format(quick=record["quick_mode"])
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -188,7 +197,7 @@ def busy_cores():
     takes a minute. Elsewhere the 1-minute load average is used (0 if unknown).
     """
     samples = []
-    for _ in range(5):
+    for _sample in range(5):
         try:
             with open("/proc/stat") as stat:
                 running = next(int(line.split()[1]) for line in stat
@@ -232,7 +241,8 @@ def configure_cpu_threads(threads=None):
     if threads is not None:
         count = int(threads)
         if count < 1:
-            raise ValueError(f"the CPU thread count must be at least 1, got {count}")
+            raise ValueError(_("the CPU thread count must be at least 1, got {count}").format(
+                count=count))
     else:
         count = max(1, min(_DEFAULT_THREADS, available_cores() - busy_cores()))
     torch.set_num_threads(count)
@@ -251,9 +261,18 @@ def timing_is_unreliable(times, spread=1.5):
                for runs in times.values())
 
 
-BUSY_MACHINE_NOTE = ("this machine looks busy (the rounds of one timing differ widely): "
-                     "the timing below is not reliable; close other programs and re-run "
-                     "this cell for a fair figure.")
+def busy_machine_note():
+    """What a notebook prints when :func:`timing_is_unreliable` (also ``BUSY_MACHINE_NOTE``)."""
+    return _("this machine looks busy (the rounds of one timing differ widely): the timing "
+             "below is not reliable; close other programs and re-run this cell for a fair "
+             "figure.")
+
+
+def __getattr__(name):
+    # ``BUSY_MACHINE_NOTE`` (what the notebooks print) in the language of the moment.
+    if name == "BUSY_MACHINE_NOTE":
+        return busy_machine_note()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def synchronize(device):

@@ -7,6 +7,7 @@ macro precision and recall, from the student's ``assignment/metrics.py``);
 import torch
 
 from assignment.metrics import accuracy, confusion_matrix, precision_recall
+from helpers.i18n import _
 from helpers.utils import predict_in_batches
 
 
@@ -42,8 +43,9 @@ def label_function(model):
         return lambda X: model(X).argmax(dim=1)
     if callable(model):
         return model
-    raise TypeError(f"cannot predict with {type(model).__name__}: give a classifier of the kit, "
-                    "a torch.nn module or a function from inputs to labels")
+    raise TypeError(_("cannot predict with {type}: give a classifier of the kit, a torch.nn "
+                      "module or a function from inputs to labels").format(
+        type=type(model).__name__))
 
 
 def evaluate(model, X, y, num_classes=10, batch_size=1000):

@@ -16,6 +16,7 @@ A run whose loss stops being finite is recorded (``solver.diverged``) and
 the study goes on.
 """
 from assignment import fully_connected_networks
+from helpers.i18n import _
 from helpers.progress import progress_line
 from helpers.solver import Solver
 from helpers.utils import reset_seed
@@ -28,7 +29,8 @@ def rule_named(name):
     ``assignment/fully_connected_networks.py``, looked up when called (so a stand-in installed
     on the module is found)."""
     if name not in UPDATE_RULES:
-        raise ValueError(f'unknown update rule "{name}"; choose one of {", ".join(UPDATE_RULES)}')
+        raise ValueError(_('unknown update rule "{name}"; choose one of {rules}').format(
+            name=name, rules=", ".join(UPDATE_RULES)))
     return getattr(fully_connected_networks, name)
 
 

@@ -10,6 +10,7 @@ import torch
 from assignment.metrics import accuracy
 from assignment.two_layer_net import TwoLayerNet, nn_forward_backward, nn_predict, nn_train
 from helpers.data import add_mirrored_images
+from helpers.i18n import _
 from helpers.studies.evaluation import evaluate
 from helpers.utils import detect_divergence, reset_seed
 
@@ -121,10 +122,10 @@ def parameter_study(data, param_name, values, base_config=None, seed=0, verbose=
     ``diverged``, ``seconds``.
     """
     if param_name not in STUDY_DEFAULTS:
-        raise ValueError(f"unknown parameter {param_name!r}; choose one of "
-                         f"{', '.join(STUDY_PARAMETERS)}")
+        raise ValueError(_("unknown parameter {name!r}; choose one of {names}").format(
+            name=param_name, names=", ".join(STUDY_PARAMETERS)))
     if len(values) < 2:
-        raise ValueError("a parameter study needs at least 2 values")
+        raise ValueError(_("a parameter study needs at least 2 values"))
     config = dict(STUDY_DEFAULTS, **(base_config or {}))
     keys = ("train_acc", "val_acc", "val_macro_precision", "val_macro_recall", "diverged",
             "seconds")
@@ -134,10 +135,12 @@ def parameter_study(data, param_name, values, base_config=None, seed=0, verbose=
         for key in keys:
             study[key].append(result[key])
         if verbose:
-            scores = "diverged" if result["diverged"] else (
-                f"train acc {result['train_acc']:.3f}  val acc {result['val_acc']:.3f}  "
-                f"val macro P/R {result['val_macro_precision']:.3f}/"
-                f"{result['val_macro_recall']:.3f}")
+            # Translators: a run of a parameter study whose training diverged.
+            scores = _("diverged") if result["diverged"] else (
+                _("train acc {train_acc:.3f}  val acc {val_acc:.3f}  val macro P/R "
+                  "{precision:.3f}/{recall:.3f}").format(
+                    train_acc=result["train_acc"], val_acc=result["val_acc"],
+                    precision=result["val_macro_precision"], recall=result["val_macro_recall"]))
             print(f"{param_name} = {value:<8g} {scores}  ({result['seconds']:.1f} s)")
     return study
 

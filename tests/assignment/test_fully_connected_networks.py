@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from assignment import fully_connected_networks as fcn
 from helpers import gradcheck
 from helpers.gradcheck import compute_numeric_gradient, rel_error
+from helpers.i18n import _
 from helpers.solver import Solver
 from helpers.stand_ins import isolate
 
@@ -80,14 +81,15 @@ def linear_problem(device="cpu", dtype=F64):
 @pytest.mark.student("Linear.forward")
 def test_linear_forward_matches_the_formula(device_dtype):
     device, dtype = device_dtype
-    x, w, b, _ = linear_problem(device, dtype)
+    x, w, b, _dout = linear_problem(device, dtype)
     out, cache = fcn.Linear.forward(x, w, b)
     assert out.shape == (4, 5) and out.dtype == dtype and out.device == x.device, (
-        f"Linear.forward output: shape {tuple(out.shape)}, dtype {out.dtype}; "
-        f"expected (4, 5), {dtype}"
+        _("Linear.forward output: shape {out_shape}, dtype {out_dtype}; "
+          "expected (4, 5), {dtype}").format(
+            out_shape=tuple(out.shape), out_dtype=out.dtype, dtype=dtype)
     )
     assert rel_error(out, affine(x, w, b)) < tolerance(dtype), \
-        "Linear.forward differs from x.reshape(N, D) @ w + b"
+        _("Linear.forward differs from x.reshape(N, D) @ w + b")
 
 
 @pytest.mark.student("Linear.backward")
@@ -95,13 +97,14 @@ def test_linear_backward_shapes():
     x, w, b, dout = linear_problem()
     dx, dw, db = fcn.Linear.backward(dout, (x, w, b))
     assert db.shape == b.shape, \
-        f"db must have shape [M] = {tuple(b.shape)}, got {tuple(db.shape)}: sum dout over the " \
-        "examples of the batch (dim 0)"
+        _("db must have shape [M] = {b_shape}, got {db_shape}: sum dout over the "
+          "examples of the batch (dim 0)").format(b_shape=tuple(b.shape), db_shape=tuple(db.shape))
     assert dw.shape == w.shape, \
-        f"dw must have shape [D, M] = {tuple(w.shape)}, got {tuple(dw.shape)}"
+        _("dw must have shape [D, M] = {w_shape}, got {dw_shape}").format(
+            w_shape=tuple(w.shape), dw_shape=tuple(dw.shape))
     assert dx.shape == x.shape, \
-        f"dx must have the shape of x {tuple(x.shape)}, got {tuple(dx.shape)}: " \
-        "reshape dout w^T like x"
+        _("dx must have the shape of x {x_shape}, got {dx_shape}: "
+          "reshape dout w^T like x").format(x_shape=tuple(x.shape), dx_shape=tuple(dx.shape))
 
 
 @pytest.mark.student("Linear.backward")
@@ -113,7 +116,8 @@ def test_linear_backward_matches_autograd(device_dtype):
     for name, mine, theirs in zip(("dx", "dw", "db"), grads, expected):
         err = rel_error(mine, theirs)
         assert err < tolerance(dtype), (
-            f"Linear.backward {name} differs from autograd: rel_error {err:.2e}"
+            _("Linear.backward {name} differs from autograd: rel_error {err:.2e}").format(
+                name=name, err=err)
         )
 
 
@@ -126,12 +130,13 @@ def test_linear_backward_numeric_and_without_dx():
     for name, mine, theirs in zip(("dx", "dw", "db"), (dx, dw, db), numeric):
         err = rel_error(mine, theirs)
         assert err < 1e-7, (
-            f"Linear.backward {name} differs from the numeric gradient: rel_error {err:.2e}"
+            _("Linear.backward {name} differs from the numeric gradient: rel_error "
+              "{err:.2e}").format(name=name, err=err)
         )
     no_dx, dw2, db2 = fcn.Linear.backward(dout, (x, w, b), need_dx=False)
-    assert no_dx is None, "Linear.backward(..., need_dx=False) must return None for dx"
+    assert no_dx is None, _("Linear.backward(..., need_dx=False) must return None for dx")
     assert rel_error(dw2, dw) < 1e-12 and rel_error(db2, db) < 1e-12, \
-        "need_dx=False must not change dw and db"
+        _("need_dx=False must not change dw and db")
 
 
 @pytest.mark.student("ReLU.forward")
@@ -139,9 +144,9 @@ def test_relu_forward(device_dtype):
     device, dtype = device_dtype
     x = random(5, 7, device=device, dtype=dtype)
     x_before = x.clone()
-    out, _ = fcn.ReLU.forward(x)
-    assert torch.equal(x, x_before), "ReLU.forward must not modify its input"
-    assert torch.equal(out, torch.relu(x)), "ReLU.forward differs from max(0, x)"
+    out, _cache = fcn.ReLU.forward(x)
+    assert torch.equal(x, x_before), _("ReLU.forward must not modify its input")
+    assert torch.equal(out, torch.relu(x)), _("ReLU.forward differs from max(0, x)")
 
 
 @pytest.mark.student("ReLU.backward")
@@ -152,10 +157,10 @@ def test_relu_backward_matches_autograd_and_numeric(device_dtype):
     dx = fcn.ReLU.backward(dout, x)   # the cache of ReLU.forward is its input
     (ref,) = autograd_grads(torch.relu, x, dout=dout)
     assert rel_error(dx, ref) < tolerance(dtype), \
-        "ReLU.backward differs from autograd: dout passes where x > 0 and is 0 elsewhere"
+        _("ReLU.backward differs from autograd: dout passes where x > 0 and is 0 elsewhere")
     if dtype == F64:
         (numeric,) = numeric_grads(torch.relu, x, dout=dout)
-        assert rel_error(dx, numeric) < 1e-7, "ReLU.backward differs from the numeric gradient"
+        assert rel_error(dx, numeric) < 1e-7, _("ReLU.backward differs from the numeric gradient")
 
 
 def linear_relu(x, w, b):
@@ -169,12 +174,12 @@ def linear_relu_problem(device="cpu", dtype=F64):
 
 
 def check_linear_relu_forward(device, dtype):
-    x, w, b, _ = linear_relu_problem(device, dtype)
+    x, w, b, _dout = linear_relu_problem(device, dtype)
     out, cache = fcn.Linear_ReLU.forward(x, w, b)
     assert rel_error(out, linear_relu(x, w, b)) < tolerance(dtype), \
-        "Linear_ReLU.forward differs from relu(x w + b)"
+        _("Linear_ReLU.forward differs from relu(x w + b)")
     assert isinstance(cache, tuple) and len(cache) == 2, \
-        "the cache of Linear_ReLU.forward must be the pair (fc_cache, relu_cache)"
+        _("the cache of Linear_ReLU.forward must be the pair (fc_cache, relu_cache)")
 
 
 @pytest.mark.student("Linear_ReLU.forward")
@@ -192,13 +197,14 @@ def check_linear_relu_backward(cache_of, device, dtype):
     grads = fcn.Linear_ReLU.backward(dout, cache_of(x, w, b))
     checks = [("autograd", autograd_grads(linear_relu, x, w, b, dout=dout), tolerance(dtype))]
     if dtype == F64:
-        checks.append(("numeric", numeric_grads(linear_relu, x, w, b, dout=dout), 1e-7))
+        # Translators: in "Linear_ReLU.backward dx differs from the numeric gradient".
+        checks.append((_("numeric"), numeric_grads(linear_relu, x, w, b, dout=dout), 1e-7))
     for source, expected, tol in checks:
         for name, mine, theirs in zip(("dx", "dw", "db"), grads, expected):
             err = rel_error(mine, theirs)
             assert err < tol, (
-                f"Linear_ReLU.backward {name} differs from the {source} gradient: "
-                f"rel_error {err:.2e}"
+                _("Linear_ReLU.backward {name} differs from the {source} gradient: "
+                  "rel_error {err:.2e}").format(name=name, source=source, err=err)
             )
 
 
@@ -224,8 +230,9 @@ def test_dropout_is_the_identity_at_test_time(p):
     out, cache = fcn.Dropout.forward(x, {"mode": "test", "p": p})
     ratio = (out.mean() / x.mean()).item()
     assert torch.equal(out, x), \
-        f"in test mode dropout must return x unchanged (p = {p}); yours scales it by about " \
-        f"{ratio:.3g}. Inverted dropout already scaled the kept units by 1 / (1 - p) at train time"
+        _("in test mode dropout must return x unchanged (p = {p}); yours scales it by about "
+          "{ratio:.3g}. Inverted dropout already scaled the kept units by 1 / (1 - p) at train "
+          "time").format(p=p, ratio=ratio)
 
 
 @pytest.mark.student("Dropout.forward")
@@ -233,28 +240,30 @@ def test_dropout_is_the_identity_at_test_time(p):
 def test_dropout_statistics(p, device_dtype):
     device, dtype = device_dtype
     x = 10 + random(500, 500, device=device, dtype=dtype)
-    out, _ = fcn.Dropout.forward(x, {"mode": "train", "p": p, "seed": 123})
+    out, _cache = fcn.Dropout.forward(x, {"mode": "train", "p": p, "seed": 123})
     zeroed = (out == 0).to(F64).mean().item()
     assert abs(zeroed - (1 - p)) > 0.05 or abs(zeroed - p) < 0.01, \
-        f"p is the probability of DROPPING a unit; yours drops a fraction {zeroed:.2f} with " \
-        f"p = {p}: keep a unit where its uniform number is >= p"
-    assert abs(zeroed - p) < 0.01, f"dropout with p={p} zeroed a fraction {zeroed:.3f} of units"
+        _("p is the probability of DROPPING a unit; yours drops a fraction {zeroed:.2f} with "
+          "p = {p}: keep a unit where its uniform number is >= p").format(zeroed=zeroed, p=p)
+    assert abs(zeroed - p) < 0.01, \
+        _("dropout with p={p} zeroed a fraction {zeroed:.3f} of units").format(p=p, zeroed=zeroed)
     kept = out != 0
     assert rel_error(out[kept], x[kept] / (1 - p)) < tolerance(dtype), \
-        "at train time the kept units must be scaled by 1 / (1 - p) (inverted dropout)"
+        _("at train time the kept units must be scaled by 1 / (1 - p) (inverted dropout)")
     assert abs(out.mean().item() / x.mean().item() - 1) < 0.01, \
-        f"inverted dropout must keep the mean: {x.mean().item():.3f} -> {out.mean().item():.3f}"
+        _("inverted dropout must keep the mean: {before:.3f} -> {after:.3f}").format(
+            before=x.mean().item(), after=out.mean().item())
 
 
 @pytest.mark.student("Dropout.forward")
 def test_dropout_seed_gives_the_same_mask():
     x = random(50, 40)
-    out1, _ = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 7})
-    out2, _ = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 7})
-    out3, _ = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 8})
+    out1, _cache = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 7})
+    out2, _cache = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 7})
+    out3, _cache = fcn.Dropout.forward(x, {"mode": "train", "p": 0.5, "seed": 8})
     assert torch.equal(out1, out2), \
-        "the same seed must give the same dropout mask: draw it with the given generator"
-    assert not torch.equal(out1, out3), "different seeds must give different masks"
+        _("the same seed must give the same dropout mask: draw it with the given generator")
+    assert not torch.equal(out1, out3), _("different seeds must give different masks")
     with pytest.raises(ValueError):
         fcn.Dropout.forward(x, {"mode": "train", "p": 1.0})
 
@@ -266,10 +275,10 @@ def test_dropout_backward():
     mask = (torch.rand(10, 6, generator=torch.Generator().manual_seed(11), dtype=F64) >= 0.3) / 0.7
     dx = fcn.Dropout.backward(dout, (param, mask.to(F64)))   # the documented cache
     assert rel_error(dx, dout * mask) < 1e-12, \
-        "in train mode the gradient flows through the same scaled mask: dx = dout * mask"
+        _("in train mode the gradient flows through the same scaled mask: dx = dout * mask")
     test_param = {"mode": "test", "p": 0.3}
     assert torch.equal(fcn.Dropout.backward(dout, (test_param, None)), dout), \
-        "in test mode the gradient passes unchanged"
+        _("in test mode the gradient passes unchanged")
 
 
 # ---------------------------------------------------------------------------
@@ -291,12 +300,14 @@ def test_loss_layer_of_a_batch_is_the_mean_of_its_examples(name):
     singles = [loss_fn(x[i:i + 1], y[i:i + 1]) for i in range(8)]
     mean_loss = sum(float(single[0]) for single in singles) / 8
     assert abs(float(loss) - mean_loss) < 1e-9 * max(1.0, mean_loss), \
-        f"{name}: the loss of a batch of 8 ({float(loss):.4g}) is not the mean of the examples' " \
-        f"losses ({mean_loss:.4g}): a sum, mean or max runs over the wrong axis. Average over " \
-        "the examples (dim 0); sum, max and softmax run over the classes (dim 1)"
+        _("{name}: the loss of a batch of 8 ({loss:.4g}) is not the mean of the examples' "
+          "losses ({mean_loss:.4g}): a sum, mean or max runs over the wrong axis. Average over "
+          "the examples (dim 0); sum, max and softmax run over the classes (dim 1)").format(
+            name=name, loss=float(loss), mean_loss=mean_loss)
     stacked = torch.cat([single[1] for single in singles]) / 8
     assert rel_error(dx, stacked) < 1e-9, \
-        f"{name}: row i of dx must be the gradient of example i divided by N = 8"
+        _("{name}: row i of dx must be the gradient of example i divided by N = 8").format(
+            name=name)
 
 
 @pytest.mark.student("softmax_loss")
@@ -305,15 +316,16 @@ def test_softmax_loss_survives_large_scores():
     for offset in (1000.0, -1000.0):
         loss, dx = fcn.softmax_loss(random(6, 4, seed=6) + offset, y)
         assert torch.isfinite(torch.as_tensor(loss)) and torch.isfinite(dx).all(), \
-            f"softmax_loss is not finite when every score is about {offset:+g}: exp overflows " \
-            "(or underflows to 0 / 0). Subtract each row's maximum score before exp"
+            _("softmax_loss is not finite when every score is about {offset:+g}: exp overflows "
+              "(or underflows to 0 / 0). Subtract each row's maximum score before exp").format(
+                offset=offset)
     scores = random(6, 4, seed=7)
     scores[torch.arange(6), y] -= 1000.0   # the correct class far below the others
     loss, dx = fcn.softmax_loss(scores, y)
     assert torch.isfinite(torch.as_tensor(loss)), \
-        "softmax_loss is inf when the correct class scores 1000 below the others: p[y] " \
-        "underflows to 0 and -log(0) = inf. Never take the log of p: log p = (x - m) - " \
-        "log(sum exp(x - m)), with m the row maximum"
+        _("softmax_loss is inf when the correct class scores 1000 below the others: p[y] "
+          "underflows to 0 and -log(0) = inf. Never take the log of p: log p = (x - m) - "
+          "log(sum exp(x - m)), with m the row maximum")
     assert abs(float(loss) - F.cross_entropy(scores, y).item()) < 1e-6 * 1000
 
 
@@ -325,11 +337,13 @@ def test_loss_layers_match_torch(name, oracle, device_dtype):
     loss, dx = getattr(fcn, name)(x, y)
     expected = oracle(x, y)
     assert abs(float(loss) - expected.item()) < 1e-4 * max(1.0, expected.item()), \
-        f"{name} = {float(loss):.6f}, torch.nn.functional gives {expected.item():.6f}"
+        _("{name} = {loss:.6f}, torch.nn.functional gives {expected:.6f}").format(
+            name=name, loss=float(loss), expected=expected.item())
     (ref_dx,) = autograd_grads(lambda scores: oracle(scores, y), x)
-    assert rel_error(dx, ref_dx) < tolerance(dtype) * 10, f"{name} gradient differs from autograd"
+    assert rel_error(dx, ref_dx) < tolerance(dtype) * 10, \
+        _("{name} gradient differs from autograd").format(name=name)
     assert dx.dtype == dtype and dx.device == x.device, (
-        f"{name} must return dx in the dtype and device of x"
+        _("{name} must return dx in the dtype and device of x").format(name=name)
     )
 
 
@@ -338,14 +352,16 @@ def test_loss_layers_numeric_gradient_and_stability(name):
     loss_fn = getattr(fcn, name)
     x = 0.1 * random(6, 4, seed=5)
     y = torch.tensor([0, 1, 2, 3, 0, 1])
-    _, dx = loss_fn(x, y)
+    _loss, dx = loss_fn(x, y)
     (numeric,) = numeric_grads(lambda s: loss_fn(s, y)[0], x)
     err = rel_error(dx, numeric)
-    assert err < 1e-7, f"{name} gradient differs from the numeric gradient: rel_error {err:.2e}"
+    assert err < 1e-7, \
+        _("{name} gradient differs from the numeric gradient: rel_error {err:.2e}").format(
+            name=name, err=err)
     big = 1000 * random(6, 4, seed=6)
     loss, dx = loss_fn(big, y)
     assert torch.isfinite(torch.as_tensor(loss)) and torch.isfinite(dx).all(), \
-        f"{name} is not finite for large scores: subtract the row maximum first"
+        _("{name} is not finite for large scores: subtract the row maximum first").format(name=name)
 
 
 # ---------------------------------------------------------------------------
@@ -371,18 +387,22 @@ def check_net_against_autograd(model, X, y, masks=(), tol=1e-10, numeric=True):
     expected = oracle_net_loss(leaves, X, y, len(names) // 2, model.reg, masks)
     expected.backward()
     assert abs(float(loss) - expected.item()) < tol * 100, \
-        f"net loss {float(loss):.8f} differs from the autograd oracle {expected.item():.8f}"
+        _("net loss {loss:.8f} differs from the autograd oracle {expected:.8f}").format(
+            loss=float(loss), expected=expected.item())
     assert set(grads) == set(names), (
-        f"grads must have the keys of params {names}, got {sorted(grads)}"
+        _("grads must have the keys of params {names}, got {keys}").format(
+            names=names, keys=sorted(grads))
     )
     for k in names:
         err = rel_error(grads[k], leaves[k].grad)
-        assert err < tol, f"gradient of {k} differs from autograd: rel_error {err:.2e}"
+        assert err < tol, \
+            _("gradient of {k} differs from autograd: rel_error {err:.2e}").format(k=k, err=err)
         if numeric:
             num = compute_numeric_gradient(lambda _: model.loss(X, y)[0], model.params[k], h=1e-6)
             err = rel_error(grads[k], num)
             assert err < 1e-7, (
-                f"gradient of {k} differs from the numeric gradient: rel_error {err:.2e}"
+                _("gradient of {k} differs from the numeric gradient: rel_error {err:.2e}").format(
+                    k=k, err=err)
             )
 
 
@@ -396,15 +416,16 @@ def check_net_regularization(model, X, y):
     weights = [k for k in model.params if k.startswith("W")]
     term = reg * sum((model.params[k] ** 2).sum() for k in weights)
     assert abs(float(loss_reg) - float(loss_plain) - term.item()) < 1e-8, \
-        "with reg the loss must add reg * sum(W * W) over every weight matrix (not the biases)"
+        _("with reg the loss must add reg * sum(W * W) over every weight matrix (not the biases)")
     for k in weights:
         assert rel_error(grads_reg[k], grads_plain[k]) > 1e-6, \
-            f"the gradient of {k} misses the regularization gradient: add 2 * reg * {k}"
+            _("the gradient of {k} misses the regularization gradient: add 2 * reg * {k}").format(
+                k=k)
         added = grads_reg[k] - grads_plain[k]
         assert rel_error(added, reg * model.params[k]) > 1e-6, \
-            f"the regularization gradient of {k} is 2 * reg * {k}, not reg * {k}"
+            _("the regularization gradient of {k} is 2 * reg * {k}, not reg * {k}").format(k=k)
         assert rel_error(added, 2 * reg * model.params[k]) < 1e-8, \
-            f"the reg part of the gradient of {k} must be 2 * reg * {k}"
+            _("the reg part of the gradient of {k} must be 2 * reg * {k}").format(k=k)
 
 
 @pytest.mark.student("TwoLayerNet.__init__")
@@ -415,7 +436,7 @@ def test_two_layer_net_initialization(device_dtype):
                             dtype=dtype, device=device)
     shapes = {"W1": (300, 200), "b1": (200,), "W2": (200, 10), "b2": (10,)}
     assert set(model.params) == set(shapes), \
-        f"params must be W1, b1, W2, b2, got {sorted(model.params)}"
+        _("params must be W1, b1, W2, b2, got {keys}").format(keys=sorted(model.params))
     for k, shape in shapes.items():
         v = model.params[k]
         assert (
@@ -423,13 +444,16 @@ def test_two_layer_net_initialization(device_dtype):
             and v.dtype == dtype
             and v.device.type == torch.device(device).type
         ), (
-            f"params[{k!r}]: expected {shape} {dtype} on {device}, "
-            f"got {tuple(v.shape)} {v.dtype} {v.device}"
+            _("params[{k!r}]: expected {shape} {dtype} on {device}, "
+              "got {v_shape} {v_dtype} {v_device}").format(
+                k=k, shape=shape, dtype=dtype, device=device, v_shape=tuple(v.shape),
+                v_dtype=v.dtype, v_device=v.device)
         )
-    assert abs(model.params["W1"].std().item() / 1e-2 - 1) < 0.05, "W1 must have std weight_scale"
-    assert abs(model.params["W2"].std().item() / 1e-2 - 1) < 0.1, "W2 must have std weight_scale"
+    assert abs(model.params["W1"].std().item() / 1e-2 - 1) < 0.05, \
+        _("W1 must have std weight_scale")
+    assert abs(model.params["W2"].std().item() / 1e-2 - 1) < 0.1, _("W2 must have std weight_scale")
     assert (model.params["b1"] == 0).all() and (model.params["b2"] == 0).all(), (
-        "biases start at zero"
+        _("biases start at zero")
     )
 
 
@@ -451,7 +475,9 @@ def test_two_layer_net_loss_and_gradients(reg):
     X, y = random(4, 6), torch.tensor([0, 1, 2, 1])
     check_net_against_autograd(model, X, y)
     scores = model.loss(X)
-    assert scores.shape == (4, 3), f"test-time scores must be [N, C], got {tuple(scores.shape)}"
+    assert scores.shape == (4, 3), \
+        _("test-time scores must be [N, C], got {scores_shape}").format(
+            scores_shape=tuple(scores.shape))
 
 
 @pytest.mark.student("TwoLayerNet.loss", composed=True)
@@ -465,12 +491,13 @@ def test_fully_connected_net_parameters(hidden_dims):
     model = fcn.FullyConnectedNet(hidden_dims, input_dim=7, num_classes=3, dtype=F64)
     expected = sorted(f"{p}{i}" for i in range(1, len(hidden_dims) + 2) for p in "Wb")
     assert sorted(model.params) == expected, \
-        f"params must be W1, b1, ..., W{len(hidden_dims) + 1}, b{len(hidden_dims) + 1}, " \
-        f"got {sorted(model.params)}"
+        _("params must be W1, b1, ..., W{last}, b{last}, "
+          "got {keys}").format(last=len(hidden_dims) + 1, keys=sorted(model.params))
     sizes = [7, *hidden_dims, 3]
     for i in range(1, len(sizes)):
         assert model.params[f"W{i}"].shape == (sizes[i - 1], sizes[i]), \
-            f"W{i} must be [{sizes[i - 1]}, {sizes[i]}], got {tuple(model.params[f'W{i}'].shape)}"
+            _("W{i} must be [{rows}, {cols}], got {shape}").format(
+                i=i, rows=sizes[i - 1], cols=sizes[i], shape=tuple(model.params[f'W{i}'].shape))
 
 
 @pytest.mark.student("FullyConnectedNet.__init__")
@@ -482,13 +509,14 @@ def test_fully_connected_net_initialization(device_dtype):
     for k, shape in {"W1": (400, 300), "W2": (300, 200), "W3": (200, 10), "b3": (10,)}.items():
         v = model.params[k]
         assert tuple(v.shape) == shape and v.dtype == dtype, (
-            f"params[{k!r}] must be {shape} {dtype}"
+            _("params[{k!r}] must be {shape} {dtype}").format(k=k, shape=shape, dtype=dtype)
         )
-        assert v.device.type == torch.device(device).type, f"params[{k!r}] must be on {device}"
+        assert v.device.type == torch.device(device).type, \
+            _("params[{k!r}] must be on {device}").format(k=k, device=device)
     assert abs(model.params["W1"].std().item() / 2e-2 - 1) < 0.05, (
-        "weights must have std weight_scale"
+        _("weights must have std weight_scale")
     )
-    assert all((model.params[f"b{i}"] == 0).all() for i in (1, 2, 3)), "biases start at zero"
+    assert all((model.params[f"b{i}"] == 0).all() for i in (1, 2, 3)), _("biases start at zero")
 
 
 def fc_model(hidden_dims, reg, dropout=0.0):
@@ -512,7 +540,9 @@ def test_fully_connected_net_loss_and_gradients(hidden_dims, reg):
     model = fc_model(hidden_dims, reg)
     check_net_against_autograd(model, FC_X, FC_Y)
     scores = model.loss(FC_X)
-    assert scores.shape == (5, 3), f"test-time scores must be [N, C], got {tuple(scores.shape)}"
+    assert scores.shape == (5, 3), \
+        _("test-time scores must be [N, C], got {scores_shape}").format(
+            scores_shape=tuple(scores.shape))
 
 
 def check_net_with_dropout(p):
@@ -524,7 +554,7 @@ def check_net_with_dropout(p):
     plain = fcn.FullyConnectedNet([6, 5], input_dim=7, num_classes=3, dtype=F64)
     plain.params = model.params
     assert rel_error(model.loss(FC_X), plain.loss(FC_X)) < 1e-12, \
-        "at test time (y=None) dropout must be the identity"
+        _("at test time (y=None) dropout must be the identity")
 
 
 @pytest.mark.student("FullyConnectedNet.loss")
@@ -553,8 +583,8 @@ def test_adam_first_step_is_bias_corrected():
     w, dw = random(7, 5), random(7, 5, seed=10)
     mine, config = fcn.adam(w.clone(), dw.clone(), {"learning_rate": 1e-3})
     assert torch.isfinite(mine).all(), \
-        "adam's first step is not finite: increment t BEFORE using it, so the first step has " \
-        "t = 1 (with t = 0, 1 - beta1^t = 0 and m_hat = m / 0)"
+        _("adam's first step is not finite: increment t BEFORE using it, so the first step has "
+          "t = 1 (with t = 0, 1 - beta1^t = 0 and m_hat = m / 0)")
     param = w.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([param], lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     param.grad = dw.clone()
@@ -563,12 +593,13 @@ def test_adam_first_step_is_bias_corrected():
     if rel_error(mine, expected) > 1e-6:
         uncorrected = adam_step_without_bias_correction(w, dw)
         assert rel_error(mine, uncorrected) > 1e-6, \
-            "adam has no bias correction: use m_hat = m / (1 - beta1^t) and " \
-            "v_hat = v / (1 - beta2^t) in the step, with t = 1 at the first step"
+            _("adam has no bias correction: use m_hat = m / (1 - beta1^t) and "
+              "v_hat = v / (1 - beta2^t) in the step, with t = 1 at the first step")
     err = rel_error(mine, expected)
-    assert err < 1e-6, f"adam's first step differs from torch.optim.Adam: rel_error {err:.2e}"
+    assert err < 1e-6, \
+        _("adam's first step differs from torch.optim.Adam: rel_error {err:.2e}").format(err=err)
     assert config.get("t") == 1, \
-        f"after the first step config['t'] must be 1, got {config.get('t')}"
+        _("after the first step config['t'] must be 1, got {t}").format(t=config.get('t'))
 
 
 RULES = [
@@ -596,11 +627,13 @@ def test_update_rules_match_torch_optim(name, config, make_optimizer, device_dty
         param.grad = dw.clone()
         optimizer.step()
         err = rel_error(mine, param.detach())
-        assert err < 1e-6, f"{name}: step {k + 1} differs from torch.optim: rel_error {err:.2e}"
+        assert err < 1e-6, \
+            _("{name}: step {step} differs from torch.optim: rel_error {err:.2e}").format(
+                name=name, step=k + 1, err=err)
     assert mine.dtype == dtype and mine.device == w.device, (
-        f"{name} must keep the dtype and device of w"
+        _("{name} must keep the dtype and device of w").format(name=name)
     )
-    assert rel_error(mine, w) > 1e-4, f"{name} did not move the weights"
+    assert rel_error(mine, w) > 1e-4, _("{name} did not move the weights").format(name=name)
 
 
 @pytest.mark.parametrize("name, defaults", by_student([
@@ -610,9 +643,11 @@ def test_update_rules_match_torch_optim(name, config, make_optimizer, device_dty
     ("adam", {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "t": 1}),
 ]))
 def test_update_rule_defaults(name, defaults):
-    _, config = getattr(fcn, name)(random(3, 2), random(3, 2, seed=1))
+    _w, config = getattr(fcn, name)(random(3, 2), random(3, 2, seed=1))
     for key, value in defaults.items():
-        assert config[key] == value, f"{name}: default {key} must be {value}, got {config[key]}"
+        assert config[key] == value, \
+            _("{name}: default {key} must be {value}, got {got}").format(
+                name=name, key=key, value=value, got=config[key])
 
 
 # ---------------------------------------------------------------------------
@@ -660,12 +695,15 @@ def check_trained(solver, name, held_out):
     per_epoch = max(solver.X_train.shape[0] // solver.batch_size, 1)
     assert solver.epoch >= 1 and \
         solver.epoch * per_epoch <= len(solver.loss_history) < (solver.epoch + 1) * per_epoch, (
-            f"{name}: {len(solver.loss_history)} losses for {solver.epoch} epochs of {per_epoch} "
-            "iterations: the Solver must be trained with train()")
+            _("{name}: {num_losses} losses for {epoch} epochs of {per_epoch} "
+              "iterations: the Solver must be trained with train()").format(
+                name=name, num_losses=len(solver.loss_history), epoch=solver.epoch,
+                per_epoch=per_epoch))
     accuracy = measured_accuracy(solver.model, *held_out)
     assert accuracy > 0.9, (
-        f"{name}: on easy clustered data the net should reach 0.9 accuracy on examples it never "
-        f"saw, got {accuracy:.3f} (the Solver reports {solver.best_val_acc:.3f} on validation)")
+        _("{name}: on easy clustered data the net should reach 0.9 accuracy on examples it never "
+          "saw, got {accuracy:.3f} (the Solver reports {best_val_acc:.3f} on validation)").format(
+            name=name, accuracy=accuracy, best_val_acc=solver.best_val_acc))
 
 
 @pytest.mark.student("create_solver_instance")
@@ -673,13 +711,14 @@ def test_create_solver_instance_trains_a_two_layer_net():
     torch.manual_seed(0)
     data, held_out = held_out_split(2000, 200)
     solver = fcn.create_solver_instance(data, torch.float32, "cpu")
-    assert isinstance(solver, Solver), "create_solver_instance must return the Solver"
+    assert isinstance(solver, Solver), _("create_solver_instance must return the Solver")
     assert isinstance(solver.model, fcn.TwoLayerNet), \
-        "create_solver_instance must train a TwoLayerNet"
-    assert solver.loss_history, "create_solver_instance must return a trained Solver (call train())"
+        _("create_solver_instance must train a TwoLayerNet")
+    assert solver.loss_history, \
+        _("create_solver_instance must return a trained Solver (call train())")
     assert solver.best_val_acc > 0.9, (
-        "on easy clustered data the net should reach 0.9 validation accuracy, "
-        f"got {solver.best_val_acc:.3f}"
+        _("on easy clustered data the net should reach 0.9 validation accuracy, "
+          "got {best_val_acc:.3f}").format(best_val_acc=solver.best_val_acc)
     )
     check_trained(solver, "create_solver_instance", held_out)
 
@@ -689,17 +728,18 @@ def test_train_best_fc_net_trains_a_fully_connected_net():
     torch.manual_seed(0)
     data, held_out = held_out_split(1000, 200)
     solver = fcn.train_best_fc_net(data, torch.float32, "cpu", num_epochs=2)
-    assert isinstance(solver, Solver), "train_best_fc_net must return the Solver"
+    assert isinstance(solver, Solver), _("train_best_fc_net must return the Solver")
     assert isinstance(solver.model, fcn.FullyConnectedNet), \
-        "train_best_fc_net must train a FullyConnectedNet"
+        _("train_best_fc_net must train a FullyConnectedNet")
     assert solver.model.params["W1"].dtype == torch.float32, \
-        "train_best_fc_net must build the model in the dtype it is given"
-    assert solver.loss_history, "train_best_fc_net must return a trained Solver (call train())"
+        _("train_best_fc_net must build the model in the dtype it is given")
+    assert solver.loss_history, _("train_best_fc_net must return a trained Solver (call train())")
     assert solver.num_epochs == 2 and solver.epoch == 2, \
-        f"train_best_fc_net must train for num_epochs=2 epochs, not {solver.num_epochs}"
+        _("train_best_fc_net must train for num_epochs=2 epochs, not {num_epochs}").format(
+            num_epochs=solver.num_epochs)
     assert solver.best_val_acc > 0.9, (
-        "on easy clustered data the net should reach 0.9 validation accuracy in 2 epochs, "
-        f"got {solver.best_val_acc:.3f}"
+        _("on easy clustered data the net should reach 0.9 validation accuracy in 2 epochs, "
+          "got {best_val_acc:.3f}").format(best_val_acc=solver.best_val_acc)
     )
     check_trained(solver, "train_best_fc_net", held_out)
 
@@ -722,5 +762,6 @@ def test_deep_nets_overfit_small_data(hidden_dims, get_params):
     solver.train()
     best = max(solver.train_acc_history)
     assert best == 1.0, (
-        f"{get_params}(): 50 examples should be fit perfectly within 20 epochs, best {best:.2f}"
+        _("{get_params}(): 50 examples should be fit perfectly within 20 epochs, best "
+          "{best:.2f}").format(get_params=get_params, best=best)
     )

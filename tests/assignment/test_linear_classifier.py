@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import assignment.linear_classifier as lc
 from helpers import stand_ins
 from helpers.gradcheck import compute_numeric_gradient, rel_error, tolerance
+from helpers.i18n import _
 from helpers.stand_ins import isolate
 
 LOSSES = {
@@ -83,10 +84,11 @@ def test_loss_is_a_scalar_and_dW_is_like_W(kind, version, device_dtype):
     W, X, y = random_problem(device, dtype)
     loss, dW = LOSSES[kind][version](W, X, y, 0.1)
     assert torch.is_tensor(loss) and loss.dim() == 0, \
-        f"the loss must be a 0-dim tensor, got {type(loss).__name__} " \
-        f"{tuple(getattr(loss, 'shape', ()))}"
+        _("the loss must be a 0-dim tensor, got {type} "
+          "{shape}").format(type=type(loss).__name__, shape=tuple(getattr(loss, 'shape', ())))
     assert dW.shape == W.shape and dW.dtype == dtype and dW.device == W.device, \
-        f"dW must have W's shape, dtype and device, got {tuple(dW.shape)} {dW.dtype} {dW.device}"
+        _("dW must have W's shape, dtype and device, got {dW_shape} {dW_dtype} {dW_device}").format(
+            dW_shape=tuple(dW.shape), dW_dtype=dW.dtype, dW_device=dW.device)
 
 
 @pytest.mark.parametrize("kind,version", loss_cases())
@@ -96,15 +98,23 @@ def test_loss_of_a_batch_is_the_mean_of_its_examples(kind, version):
     loss, dW = loss_func(W, X, y, 0.0)
     singles = [loss_func(W, X[i:i + 1], y[i:i + 1], 0.0) for i in range(X.shape[0])]
     mean_loss = torch.stack([single[0] for single in singles]).mean()
-    times = f"{loss.item() / mean_loss.item():.3g} times" if mean_loss.item() else "not"
+    if mean_loss.item():
+        # Translators: followed by ": a sum, mean or max runs over the wrong axis. ...".
+        problem = _("the loss of a batch of 12 examples ({loss:.4g}) is {ratio:.3g} times the "
+                    "mean of their losses one at a time ({mean_loss:.4g})").format(
+            loss=loss.item(), ratio=loss.item() / mean_loss.item(), mean_loss=mean_loss.item())
+    else:
+        # Translators: followed by ": a sum, mean or max runs over the wrong axis. ...".
+        problem = _("the loss of a batch of 12 examples ({loss:.4g}) is not the mean of their "
+                    "losses one at a time ({mean_loss:.4g})").format(
+            loss=loss.item(), mean_loss=mean_loss.item())
     assert rel_error(loss, mean_loss) < 1e-9, \
-        f"the loss of a batch of 12 examples ({loss.item():.4g}) is {times} the mean of their " \
-        f"losses one at a time ({mean_loss.item():.4g}): a sum, mean or max runs over the wrong " \
-        "axis. Average over the examples (dim 0); sum, max and softmax run over the classes (dim 1)"
+        _("{problem}: a sum, mean or max runs over the wrong axis. Average over the examples "
+          "(dim 0); sum, max and softmax run over the classes (dim 1)").format(problem=problem)
     mean_dW = torch.stack([single[1] for single in singles]).mean(dim=0)
     assert rel_error(dW, mean_dW) < 1e-9, \
-        "dW of a batch must be the mean of the examples' dW: divide the sum over the " \
-        "examples by N, the number of examples (dim 0), not by the number of classes"
+        _("dW of a batch must be the mean of the examples' dW: divide the sum over the "
+          "examples by N, the number of examples (dim 0), not by the number of classes")
 
 
 @pytest.mark.parametrize("kind,version", loss_cases())
@@ -115,16 +125,17 @@ def test_regularization_adds_reg_W_squared_and_its_gradient(kind, version):
     loss_reg, dW_reg = loss_func(W, X, y, reg)
     expected_term = reg * torch.sum(W * W)
     assert rel_error(loss_reg - loss_plain, expected_term) < 1e-9, \
-        f"with reg = {reg} the loss must grow by reg * sum(W * W) = {expected_term.item():.4g}, " \
-        f"it grew by {(loss_reg - loss_plain).item():.4g}"
+        _("with reg = {reg} the loss must grow by reg * sum(W * W) = {expected_term:.4g}, "
+          "it grew by {growth:.4g}").format(
+            reg=reg, expected_term=expected_term.item(), growth=(loss_reg - loss_plain).item())
     added = dW_reg - dW_plain
     assert rel_error(dW_reg, dW_plain) > 1e-6, \
-        "dW misses the regularization gradient: the loss adds reg * sum(W * W), so dW must " \
-        "add its derivative 2 * reg * W"
+        _("dW misses the regularization gradient: the loss adds reg * sum(W * W), so dW must "
+          "add its derivative 2 * reg * W")
     assert rel_error(added, reg * W) > 1e-6, \
-        "the regularization gradient is 2 * reg * W, not reg * W"
+        _("the regularization gradient is 2 * reg * W, not reg * W")
     assert rel_error(added, 2 * reg * W) < 1e-9, \
-        "the regularization must add exactly 2 * reg * W to dW (and nothing else)"
+        _("the regularization must add exactly 2 * reg * W to dW (and nothing else)")
 
 
 @pytest.mark.parametrize("kind,version", loss_cases(kinds=["softmax"]))
@@ -137,13 +148,15 @@ def test_softmax_survives_scores_far_from_zero(kind, version, offset, device_dty
     y = torch.tensor([0, 1, 2, 3, 4, 0], device=device)
     loss, dW = LOSSES[kind][version](*given_scores(scores), y, 0.0)
     assert torch.isfinite(loss) and torch.isfinite(dW).all(), \
-        f"the softmax loss is {loss.item()} when every score is about {offset:+g}: exp overflows " \
-        "(or underflows to 0 / 0). Subtract each row's maximum score before exp; p does not change"
+        _("the softmax loss is {loss} when every score is about {offset:+g}: exp overflows "
+          "(or underflows to 0 / 0). Subtract each row's maximum score before exp; p does not "
+          "change").format(loss=loss.item(), offset=offset)
     expected = F.cross_entropy(scores, y)
     err = rel_error(loss, expected)
     assert err < tolerance(dtype, float64=1e-10) * 10, \
-        f"with scores about {offset:+g} the loss {loss.item():.6f} differs from " \
-        f"cross_entropy {expected.item():.6f} (rel_error {err:.2e})"
+        _("with scores about {offset:+g} the loss {loss:.6f} differs from "
+          "cross_entropy {expected:.6f} (rel_error {err:.2e})").format(
+            offset=offset, loss=loss.item(), expected=expected.item(), err=err)
 
 
 @pytest.mark.parametrize("kind,version", loss_cases(kinds=["softmax"]))
@@ -156,16 +169,18 @@ def test_softmax_loss_of_an_unlikely_class_is_finite(kind, version, device_dtype
     scores, y = scores.to(device, dtype), y.to(device)
     loss, dW = LOSSES[kind][version](*given_scores(scores), y, 0.0)
     assert not torch.isnan(loss), \
-        "the softmax loss is nan for large score differences: exp overflows. Subtract each " \
-        "row's maximum score before exp"
+        _("the softmax loss is nan for large score differences: exp overflows. Subtract each "
+          "row's maximum score before exp")
     assert torch.isfinite(loss), \
-        "the softmax loss is inf when the correct class scores 1000 below the others: p[y] " \
-        "underflows to 0 and -log(0) = inf. Never take the log of p: log p[y] = (s[y] - m) - " \
-        "log(sum_k exp(s[k] - m)), with m = max_k s[k]"
-    assert torch.isfinite(dW).all(), "dW must stay finite when the correct class is very unlikely"
+        _("the softmax loss is inf when the correct class scores 1000 below the others: p[y] "
+          "underflows to 0 and -log(0) = inf. Never take the log of p: log p[y] = (s[y] - m) - "
+          "log(sum_k exp(s[k] - m)), with m = max_k s[k]")
+    assert torch.isfinite(dW).all(), \
+        _("dW must stay finite when the correct class is very unlikely")
     expected = F.cross_entropy(scores, y)
     assert rel_error(loss, expected) < tolerance(dtype, float64=1e-10), \
-        f"loss {loss.item():.4f} differs from cross_entropy {expected.item():.4f} (about 1000)"
+        _("loss {loss:.4f} differs from cross_entropy {expected:.4f} (about 1000)").format(
+            loss=loss.item(), expected=expected.item())
 
 
 @pytest.mark.parametrize("kind,version", loss_cases())
@@ -177,8 +192,10 @@ def test_loss_matches_torch_functional(kind, version, reg, device_dtype):
     expected = oracle_loss(kind, W, X, y, reg)
     err = rel_error(loss, expected)
     assert err < tolerance(dtype, float64=1e-12), \
-        f"{kind} {VERSIONS[version]} loss {float(loss):.6f} " \
-        f"differs from torch.nn.functional {expected.item():.6f}: rel_error {err:.2e}"
+        _("{kind} {version} loss {loss:.6f} "
+          "differs from torch.nn.functional {expected:.6f}: rel_error {err:.2e}").format(
+            kind=kind, version=VERSIONS[version], loss=float(loss), expected=expected.item(),
+            err=err)
 
 
 @pytest.mark.parametrize("kind,version", loss_cases())
@@ -186,12 +203,12 @@ def test_loss_matches_torch_functional(kind, version, reg, device_dtype):
 def test_gradient_matches_autograd(kind, version, reg, device_dtype):
     device, dtype = device_dtype
     W, X, y = random_problem(device, dtype, seed=2)
-    _, dW = LOSSES[kind][version](W, X, y, reg)
+    _loss, dW = LOSSES[kind][version](W, X, y, reg)
     W_auto = W.clone().requires_grad_(True)
     oracle_loss(kind, W_auto, X, y, reg).backward()
     err = rel_error(dW, W_auto.grad)
     assert err < tolerance(dtype, float64=1e-7), \
-        f"{kind} dW differs from autograd: rel_error {err:.2e}"
+        _("{kind} dW differs from autograd: rel_error {err:.2e}").format(kind=kind, err=err)
 
 
 @pytest.mark.parametrize("kind,version", loss_cases())
@@ -199,19 +216,21 @@ def test_gradient_matches_autograd(kind, version, reg, device_dtype):
 def test_gradient_matches_numeric_gradient(kind, version, reg):
     W, X, y = random_problem("cpu", torch.float64, num_train=8, dim=6, num_classes=3, seed=3)
     loss_func = LOSSES[kind][version]
-    _, dW = loss_func(W, X, y, reg)
+    _loss, dW = loss_func(W, X, y, reg)
     numeric = compute_numeric_gradient(lambda w: loss_func(w, X, y, reg)[0], W, h=1e-6)
     err = rel_error(dW, numeric)
-    assert err < 1e-7, f"{kind} dW differs from the numeric gradient: rel_error {err:.2e}"
+    assert err < 1e-7, \
+        _("{kind} dW differs from the numeric gradient: rel_error {err:.2e}").format(
+            kind=kind, err=err)
 
 
 @pytest.mark.parametrize("kind,version", loss_cases(kinds=["softmax"]))
 def test_softmax_of_tiny_weights_is_log_num_classes(kind, version):
     W, X, y = random_problem("cpu", torch.float64, num_train=50, num_classes=10, scale=1e-8)
-    loss, _ = LOSSES[kind][version](W, X, y, 0.0)
+    loss, _dW = LOSSES[kind][version](W, X, y, 0.0)
     assert abs(loss.item() - math.log(10)) < 1e-5, (
-        "with tiny weights every class has probability 1/10, so the loss is log(10); "
-        f"got {loss.item()}"
+        _("with tiny weights every class has probability 1/10, so the loss is log(10); "
+          "got {loss}").format(loss=loss.item())
     )
 
 
@@ -223,12 +242,14 @@ def test_classic_three_image_example(kind, version):
     losses = lc.per_example_losses(LOSSES[kind][version], scores, y)
     if kind == "svm":
         assert torch.allclose(losses, torch.tensor([2.9, 0.0, 12.9], dtype=torch.float64)), \
-            f"SVM losses of the cat/car/frog example must be 2.9, 0, 12.9; got {losses.tolist()}"
+            _("SVM losses of the cat/car/frog example must be 2.9, 0, 12.9; got {losses}").format(
+                losses=losses.tolist())
     else:
         expected = F.cross_entropy(scores, y, reduction="none")
         assert torch.allclose(losses, expected), \
-            f"softmax losses {losses.tolist()}, expected {expected.tolist()}"
-        assert abs(losses[0].item() - 2.04) < 0.01, "the cat image's softmax loss is about 2.04"
+            _("softmax losses {losses}, expected {expected}").format(
+                losses=losses.tolist(), expected=expected.tolist())
+        assert abs(losses[0].item() - 2.04) < 0.01, _("the cat image's softmax loss is about 2.04")
 
 
 # ---------------------------------------------------------------------------
@@ -243,15 +264,16 @@ def test_sample_batch_keeps_rows_and_labels_together(device_dtype):
     torch.manual_seed(0)
     X_batch, y_batch = lc.sample_batch(X, y, 50, 64)
     assert X_batch.shape == (64, 3) and y_batch.shape == (64,), \
-        f"batch shapes {tuple(X_batch.shape)}, {tuple(y_batch.shape)}; expected [64, 3], [64]"
+        _("batch shapes {X_batch_shape}, {y_batch_shape}; expected [64, 3], [64]").format(
+            X_batch_shape=tuple(X_batch.shape), y_batch_shape=tuple(y_batch.shape))
     assert X_batch.dtype == dtype and X_batch.device == X.device, (
-        "the batch keeps X's dtype and device"
+        _("the batch keeps X's dtype and device")
     )
     rows = X_batch[:, 0].long()
     assert torch.equal(y_batch, rows % 7), (
-        "row k of X_batch must be the example labelled y_batch[k]"
+        _("row k of X_batch must be the example labelled y_batch[k]")
     )
-    assert rows.unique().numel() > 20, "the batch must be drawn at random from all examples"
+    assert rows.unique().numel() > 20, _("the batch must be drawn at random from all examples")
     with pytest.raises(ValueError):
         lc.sample_batch(X, y, 50, 0)
 
@@ -268,10 +290,10 @@ def test_one_sgd_step_moves_against_the_gradient():
     W, history = lc.train_linear_classifier(square_loss, W0, X, y, learning_rate=0.1,
                                             num_iters=1, batch_size=10)
     assert history == [pytest.approx(4.5)], \
-        f"the history must hold the loss before the step: {history}"
+        _("the history must hold the loss before the step: {history}").format(history=history)
     assert torch.allclose(W, torch.full_like(W0, 0.4)), \
-        "one SGD step must give W - learning_rate * dW (here 0.5 - 0.1 * 1.0 = 0.4), " \
-        f"got {W[0, 0].item():.4g}"
+        _("one SGD step must give W - learning_rate * dW (here 0.5 - 0.1 * 1.0 = 0.4), "
+          "got {got:.4g}").format(got=W[0, 0].item())
 
 
 @pytest.mark.student("train_linear_classifier")
@@ -284,15 +306,19 @@ def test_training_separates_blobs(kind, device_dtype):
     W, history = lc.train_linear_classifier(loss_func, None, X, y, learning_rate=1e-2,
                                             reg=1e-4, num_iters=200, batch_size=32)
     assert W.shape == (6, 3) and W.dtype == dtype and W.device == X.device, \
-        f"W must be [D, C] with X's dtype and device, got {tuple(W.shape)} {W.dtype} {W.device}"
+        _("W must be [D, C] with X's dtype and device, got {W_shape} {W_dtype} {W_device}").format(
+            W_shape=tuple(W.shape), W_dtype=W.dtype, W_device=W.device)
     assert len(history) == 200 and all(isinstance(v, float) for v in history), \
-        "the loss history must hold one float per iteration"
+        _("the loss history must hold one float per iteration")
     start, end = sum(history[:10]) / 10, sum(history[-10:]) / 10
     assert end < 0.5 * start, (
-        f"{kind}: the loss should fall on separable data: {start:.3f} -> {end:.3f}"
+        _("{kind}: the loss should fall on separable data: {start:.3f} -> {end:.3f}").format(
+            kind=kind, start=start, end=end)
     )
     acc = ((X @ W).argmax(dim=1) == y).double().mean().item()
-    assert acc > 0.95, f"{kind}: training accuracy on separable blobs is only {acc:.3f}"
+    assert acc > 0.95, \
+        _("{kind}: training accuracy on separable blobs is only {acc:.3f}").format(
+            kind=kind, acc=acc)
 
 
 @pytest.mark.student("train_linear_classifier", composed=True)
@@ -304,9 +330,11 @@ def test_training_with_your_sample_batch_separates_blobs():
                                             batch_size=32)
     start, end = sum(history[:10]) / 10, sum(history[-10:]) / 10
     assert end < 0.5 * start, \
-        f"with your sample_batch the loss should fall: {start:.3f} -> {end:.3f}"
+        _("with your sample_batch the loss should fall: {start:.3f} -> {end:.3f}").format(
+            start=start, end=end)
     acc = ((X @ W).argmax(dim=1) == y).double().mean().item()
-    assert acc > 0.95, f"with your sample_batch the training accuracy is only {acc:.3f}"
+    assert acc > 0.95, \
+        _("with your sample_batch the training accuracy is only {acc:.3f}").format(acc=acc)
 
 
 @pytest.mark.student("train_linear_classifier")
@@ -315,9 +343,9 @@ def test_training_does_not_change_the_given_weights():
     W0 = torch.zeros(6, 3, dtype=torch.float64)
     W, history = lc.train_linear_classifier(stand_ins.softmax_loss_vectorized, W0, X, y,
                                             learning_rate=0.1, num_iters=5, batch_size=10)
-    assert W0.abs().sum() == 0, "the W passed in must not be changed in place (it is copied)"
-    assert W.abs().sum() > 0, "training must change the (copied) weights"
-    assert abs(history[0] - math.log(3)) < 1e-12, "the first loss from W = 0 is log(C)"
+    assert W0.abs().sum() == 0, _("the W passed in must not be changed in place (it is copied)")
+    assert W.abs().sum() > 0, _("training must change the (copied) weights")
+    assert abs(history[0] - math.log(3)) < 1e-12, _("the first loss from W = 0 is log(C)")
 
 
 @pytest.mark.student("train_linear_classifier")
@@ -327,8 +355,10 @@ def test_huge_learning_rate_stops_with_a_warning():
     with pytest.warns(RuntimeWarning, match=r"iteration \d+.*learning rate 1e\+20"):
         W, history = lc.train_linear_classifier(stand_ins.softmax_loss_vectorized, None, X, y,
                                                 learning_rate=1e20, reg=1.0, num_iters=500)
-    assert 0 < len(history) < 500, f"training must stop early, ran {len(history)} iterations"
-    assert all(math.isfinite(v) for v in history), "the loss history must hold only finite losses"
+    assert 0 < len(history) < 500, \
+        _("training must stop early, ran {num_history} iterations").format(num_history=len(history))
+    assert all(math.isfinite(v) for v in history), \
+        _("the loss history must hold only finite losses")
 
 
 @pytest.mark.student("train_linear_classifier")
@@ -350,10 +380,10 @@ def test_predict_picks_the_highest_score(device_dtype):
     X = torch.eye(4, dtype=dtype, device=device)[[0, 1, 2, 3, 3]]
     y_pred = lc.predict_linear_classifier(W, X)
     assert y_pred.dtype == torch.int64 and y_pred.device == X.device, (
-        "predictions are int64 on X's device"
+        _("predictions are int64 on X's device")
     )
     assert y_pred.tolist() == [1, 3, 0, 2, 2], (
-        f"predictions {y_pred.tolist()}, expected [1, 3, 0, 2, 2]"
+        _("predictions {y_pred}, expected [1, 3, 0, 2, 2]").format(y_pred=y_pred.tolist())
     )
 
 
@@ -366,12 +396,14 @@ def test_predict_picks_the_highest_score(device_dtype):
     for get in (lc.svm_get_search_params, lc.softmax_get_search_params)])
 def test_search_params_are_lists_of_positive_numbers(get_params):
     learning_rates, regs = get_params()
-    for name, values in (("learning rates", learning_rates), ("regularization strengths", regs)):
-        assert len(values) >= 2, f"give at least two {name} to compare"
+    # Translators: in "give at least two learning rates to compare".
+    for name, values in ((_("learning rates"), learning_rates),
+                         (_("regularization strengths"), regs)):
+        assert len(values) >= 2, _("give at least two {name} to compare").format(name=name)
         assert all(isinstance(v, (int, float)) and v > 0 for v in values), \
-            f"{name} must be positive numbers, got {values}"
+            _("{name} must be positive numbers, got {values}").format(name=name, values=values)
     assert len(learning_rates) * len(regs) <= 25, (
-        "keep the grid small: each pair is trained k times"
+        _("keep the grid small: each pair is trained k times")
     )
 
 
@@ -380,13 +412,16 @@ def one_setting(cls):
     data = {"X_train": X[:90], "y_train": y[:90], "X_val": X[90:], "y_val": y[90:]}
     torch.manual_seed(0)
     classifier, train_acc, val_acc = lc.test_one_param_set(cls, data, 1e-2, 1e-4, num_iters=100)
-    assert isinstance(classifier, cls), f"must return the trained {cls.__name__}"
-    assert isinstance(train_acc, float) and isinstance(val_acc, float), "accuracies are floats"
+    assert isinstance(classifier, cls), _("must return the trained {cls}").format(cls=cls.__name__)
+    assert isinstance(train_acc, float) and isinstance(val_acc, float), _("accuracies are floats")
     expected = (classifier.predict(data["X_val"]) == data["y_val"]).double().mean().item()
     assert abs(val_acc - expected) < 1e-12, (
-        f"val_acc {val_acc} is not the accuracy on X_val ({expected})"
+        _("val_acc {val_acc} is not the accuracy on X_val ({expected})").format(
+            val_acc=val_acc, expected=expected)
     )
-    assert train_acc > 0.95 and val_acc > 0.9, f"separable data: accuracies {train_acc}, {val_acc}"
+    assert train_acc > 0.95 and val_acc > 0.9, \
+        _("separable data: accuracies {train_acc}, {val_acc}").format(
+            train_acc=train_acc, val_acc=val_acc)
 
 
 @pytest.mark.student("test_one_param_set")

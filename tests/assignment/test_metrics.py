@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from assignment.metrics import accuracy, confusion_matrix, precision_recall
+from helpers.i18n import _
 from helpers.stand_ins import isolate
 
 NUM_CLASSES = 5
@@ -55,29 +56,36 @@ def test_accuracy_matches_counting(device):
     y_true, y_pred = labels_with_gaps(device)
     expected = sum(t == p for t, p in zip(y_true.tolist(), y_pred.tolist())) / len(y_true)
     result = accuracy(y_true, y_pred)
-    assert isinstance(result, float), f"accuracy must return a Python float, got {type(result)}"
-    assert abs(result - expected) < 1e-12, f"accuracy {result} differs from counting: {expected}"
-    assert accuracy(y_true, y_true) == 1.0, "labels compared with themselves must give 1.0"
+    assert isinstance(result, float), \
+        _("accuracy must return a Python float, got {type}").format(type=type(result))
+    assert abs(result - expected) < 1e-12, \
+        _("accuracy {result} differs from counting: {expected}").format(
+            result=result, expected=expected)
+    assert accuracy(y_true, y_true) == 1.0, _("labels compared with themselves must give 1.0")
 
 
 @pytest.mark.student("accuracy")
 def test_accuracy_of_no_examples_is_zero():
     empty = torch.zeros(0, dtype=torch.int64)
-    assert accuracy(empty, empty) == 0.0, "accuracy of zero examples must be 0.0"
+    assert accuracy(empty, empty) == 0.0, _("accuracy of zero examples must be 0.0")
 
 
 @pytest.mark.student("confusion_matrix")
 def test_confusion_matrix_matches_counting(device):
     y_true, y_pred = labels_with_gaps(device)
     cm = confusion_matrix(y_true, y_pred, NUM_CLASSES)
-    assert cm.shape == (NUM_CLASSES, NUM_CLASSES), f"shape {tuple(cm.shape)}, expected [C, C]"
-    assert cm.dtype == torch.int64, f"confusion matrix must be int64, got {cm.dtype}"
-    assert cm.device.type == device.type, "the confusion matrix must stay on the labels' device"
+    assert cm.shape == (NUM_CLASSES, NUM_CLASSES), \
+        _("shape {cm_shape}, expected [C, C]").format(cm_shape=tuple(cm.shape))
+    assert cm.dtype == torch.int64, \
+        _("confusion matrix must be int64, got {cm_dtype}").format(cm_dtype=cm.dtype)
+    assert cm.device.type == device.type, _("the confusion matrix must stay on the labels' device")
     expected = count_pairs(y_true, y_pred, NUM_CLASSES)
     assert cm.tolist() == expected, (
-        f"cm[i, j] must count true i predicted as j:\n{cm}\nexpected\n{expected}"
+        _("cm[i, j] must count true i predicted as j:\n{cm}\nexpected\n{expected}").format(
+            cm=cm, expected=expected)
     )
-    assert cm[3].sum() == 0 and cm[:, 4].sum() == 0, "absent / never-predicted classes must count 0"
+    assert cm[3].sum() == 0 and cm[:, 4].sum() == 0, \
+        _("absent / never-predicted classes must count 0")
 
 
 @pytest.mark.student("confusion_matrix")
@@ -86,7 +94,7 @@ def test_confusion_matrix_is_not_transposed():
     y_pred = torch.tensor([1, 1, 0, 1])
     cm = confusion_matrix(y_true, y_pred, 2)
     assert cm.tolist() == [[1, 2], [0, 1]], (
-        f"rows are true classes, columns predictions; got {cm.tolist()}"
+        _("rows are true classes, columns predictions; got {cm}").format(cm=cm.tolist())
     )
 
 
@@ -95,30 +103,39 @@ def test_precision_recall_match_definitions(device):
     y_true, y_pred = labels_with_gaps(device)
     precision, recall = precision_recall(y_true, y_pred, NUM_CLASSES)
     for name, values in (("precision", precision), ("recall", recall)):
-        assert values.shape == (NUM_CLASSES,), f"{name} shape {tuple(values.shape)}, expected [C]"
-        assert values.dtype == torch.float64, f"{name} must be float64, got {values.dtype}"
+        assert values.shape == (NUM_CLASSES,), \
+            _("{name} shape {values_shape}, expected [C]").format(
+                name=name, values_shape=tuple(values.shape))
+        assert values.dtype == torch.float64, \
+            _("{name} must be float64, got {values_dtype}").format(
+                name=name, values_dtype=values.dtype)
         assert values.device.type == device.type, \
-            f"{name} must be on the device of the labels ({device.type}), got {values.device.type}"
+            _("{name} must be on the device of the labels ({device}), got {got}").format(
+                name=name, device=device.type, got=values.device.type)
     expected_precision, expected_recall = oracle_precision_recall(y_true, y_pred, NUM_CLASSES)
     matches = torch.allclose(precision.cpu(), torch.tensor(expected_precision, dtype=torch.float64))
     swapped = torch.allclose(precision.cpu(), torch.tensor(expected_recall, dtype=torch.float64))
     assert matches or not swapped, \
-        "precision and recall are swapped: precision = TP / (column sum of the confusion " \
-        "matrix: all predictions of c), recall = TP / (row sum: all true examples of c)"
+        _("precision and recall are swapped: precision = TP / (column sum of the confusion "
+          "matrix: all predictions of c), recall = TP / (row sum: all true examples of c)")
     assert matches, \
-        f"precision {precision.tolist()} differs from TP / (TP + FP): {expected_precision}"
+        _("precision {precision} differs from TP / (TP + FP): {expected_precision}").format(
+            precision=precision.tolist(), expected_precision=expected_precision)
     assert torch.allclose(recall.cpu(), torch.tensor(expected_recall, dtype=torch.float64)), \
-        f"recall {recall.tolist()} differs from TP / (TP + FN): {expected_recall}"
-    assert precision[4] == 0 and recall[3] == 0, "undefined precision / recall must be 0"
-    assert 0 < precision[:3].min() < 1, "this example has classes with partial precision"
+        _("recall {recall} differs from TP / (TP + FN): {expected_recall}").format(
+            recall=recall.tolist(), expected_recall=expected_recall)
+    assert precision[4] == 0 and recall[3] == 0, _("undefined precision / recall must be 0")
+    assert 0 < precision[:3].min() < 1, _("this example has classes with partial precision")
 
 
 @pytest.mark.student("precision_recall")
 def test_perfect_predictions_give_ones_for_present_classes():
     y = torch.tensor([0, 1, 1, 2, 2, 2])
     precision, recall = precision_recall(y, y.clone(), 4)
-    assert precision.tolist() == [1.0, 1.0, 1.0, 0.0], f"precision {precision.tolist()}"
-    assert recall.tolist() == [1.0, 1.0, 1.0, 0.0], f"recall {recall.tolist()}"
+    assert precision.tolist() == [1.0, 1.0, 1.0, 0.0], \
+        _("precision {precision}").format(precision=precision.tolist())
+    assert recall.tolist() == [1.0, 1.0, 1.0, 0.0], \
+        _("recall {recall}").format(recall=recall.tolist())
 
 
 @pytest.mark.parametrize("function", [
