@@ -10,7 +10,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 from helpers import submission
-from helpers.questions import ANSWER_PLACEHOLDER
+from helpers.questions import SOLUTION_MARKER, cell_text
 from helpers.utils import KIT_ROOT
 
 # The languages of a release: the code users type -> the gettext locale (None: the source's).
@@ -44,17 +44,13 @@ def catalog_dir(lang, source=KIT_ROOT):
 # ------------------------------------------------------------ the English ---
 
 def released_markdown_cells(source, name):
-    """``[(cell id, text)]`` of the Markdown cells of ``notebooks/<name>`` as the English
-    release shows them; not the answer cells, whose placeholder each language has once
-    (``helpers.questions.ANSWER_PLACEHOLDERS``)."""
-    from instructor import release
-
-    relpath = f"notebooks/{name}"
-    notebook = json.loads(release.transform_notebook(
-        (Path(source) / relpath).read_text(encoding="utf-8"), relpath))
-    return [(cell["id"], release.cell_text(cell)) for cell in notebook["cells"]
-            if cell.get("cell_type") == "markdown" and release.cell_text(cell).strip()
-            and release.cell_text(cell) != ANSWER_PLACEHOLDER]
+    """``[(cell id, text)]`` of the Markdown cells of ``notebooks/<name>`` that the English
+    release shows as they are: not the answer cells (a solution region, which the release
+    replaces by the placeholder each language has once, ``helpers.questions``)."""
+    notebook = json.loads((Path(source) / "notebooks" / name).read_text(encoding="utf-8"))
+    return [(cell["id"], cell_text(cell)) for cell in notebook["cells"]
+            if cell.get("cell_type") == "markdown" and cell_text(cell).strip()
+            and not SOLUTION_MARKER.search(cell_text(cell))]
 
 
 HEADING = re.compile(r"^(#{1,3}) \S")

@@ -11,7 +11,7 @@ import json
 from babel.messages.mofile import write_mo
 
 from helpers.i18n import DOMAIN
-from helpers.questions import ANSWER_PLACEHOLDER, ANSWER_PLACEHOLDERS
+from helpers.questions import ANSWER_PLACEHOLDER, ANSWER_PLACEHOLDERS, SOLUTION_MARKER, cell_text
 
 from . import catalogs, check
 from .catalogs import TranslationError
@@ -41,19 +41,21 @@ def _lookup(catalog, text, context):
     return message.string
 
 
+def set_cell_text(cell, text):
+    cell["source"] = text.splitlines(keepends=True)
+
+
 def notebook(json_text, catalog, code):
     """An English release notebook (JSON text) with every Markdown cell in the language."""
-    from instructor import release
-
     document = json.loads(json_text)
     for cell in document["cells"]:
-        text = release.cell_text(cell)
+        text = cell_text(cell)
         if cell.get("cell_type") != "markdown" or not text.strip():
             continue
         if text == ANSWER_PLACEHOLDER:
-            release.set_cell_text(cell, ANSWER_PLACEHOLDERS[code])
+            set_cell_text(cell, ANSWER_PLACEHOLDERS[code])
         else:
-            release.set_cell_text(cell, _lookup(catalog, text, cell["id"]))
+            set_cell_text(cell, _lookup(catalog, text, cell["id"]))
     document.setdefault("metadata", {})["language"] = code.replace("_", "-")
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
@@ -95,14 +97,12 @@ def source_notebook(json_text, catalog, code):
     """A *source* notebook (with its solutions) with its Markdown in the language, for the main
     job (``run_notebooks --lang``): each cell the release shows unchanged takes its translation;
     the reference's answer cells stay as they are (instructors' text, never released)."""
-    from instructor import release
-
     document = json.loads(json_text)
     for cell in document["cells"]:
-        text = release.cell_text(cell)
+        text = cell_text(cell)
         if (cell.get("cell_type") == "markdown" and text.strip()
-                and not release.ANY_MARKER.search(text)):
-            release.set_cell_text(cell, _lookup(catalog, text, cell["id"]))
+                and not SOLUTION_MARKER.search(text)):
+            set_cell_text(cell, _lookup(catalog, text, cell["id"]))
     document.setdefault("metadata", {})["language"] = code.replace("_", "-")
     return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
 
