@@ -132,3 +132,41 @@ def test_the_self_check_passes_the_reference_in_both_languages(chinese_kit, tmp_
     assert set(expected.values()) == {PASS} and len(expected) == len(FUNCTIONS)
     assert verdicts(chinese.stdout, verdict_words(kit)) == expected
     assert not CJK.search(english.stdout), "KIT_LANG=en shows the English"
+
+
+# ------------------------------------------------------------ the report ---
+
+GLYPHS_DIFFER = """
+const font = getComputedStyle(document.querySelector(arguments[0])).font;
+function pixels(text) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 64;
+  const context = canvas.getContext("2d");
+  context.font = font.replace(/\\d+(\\.\\d+)?px/, "40px");
+  context.fillText(text, 4, 48);
+  return Array.from(context.getImageData(0, 0, 64, 64).data).join(",");
+}
+const missing = pixels("\\u{F0000}");   // a private-use code point: no font has it (tofu)
+return Array.from(arguments[1]).filter(ch => pixels(ch) === missing);
+"""
+
+
+def test_the_chinese_report_shows_chinese_headings_without_tofu(chinese_kit, tmp_path):
+    """The lab report (helpers.report) of the Chinese release, opened offline in Chromium: the
+    course's headings, and every Chinese character drawn by a real font (no tofu boxes)."""
+    from instructor.tests.browser import chromium
+
+    page = tmp_path / "report.html"
+    result = run_in(chinese_kit, "-m", "helpers.report", "--out", str(page),
+                    "--student-id", "s1", "--name", "张三")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert CJK.search(result.stdout), "its message is Chinese"
+    with chromium(offline=True) as browser:
+        browser.get(page.as_uri())
+        headings = [h.text for h in browser.find_elements("css selector", "h1, h2")]
+        assert "数据和要求" in headings and "实验结果与分析" in headings, headings
+        assert browser.find_element("css selector", "html").get_attribute("lang") == "zh-CN"
+        sample = "".join(dict.fromkeys("".join(headings) + "张三"))
+        tofu = browser.execute_script(GLYPHS_DIFFER, "h2", "".join(CJK.findall(sample)))
+        assert tofu == [], f"drawn as tofu boxes (install fonts-noto-cjk): {tofu}"
+        browser.save_screenshot(str(tmp_path / "report.png"))
