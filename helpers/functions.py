@@ -32,7 +32,7 @@ them, in the self-check and in grading; a function that breaks one fails, whatev
 from dataclasses import dataclass
 from fractions import Fraction
 
-from helpers.i18n import _
+from helpers.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -43,47 +43,31 @@ class Rule:
     advice: str
 
 
+# The words stay English in the messages the code makes (the grader reads them);
+# ``helpers.rules.shown_message`` translates them for the student (``N_`` marks them for the
+# catalog: helpers/i18n.py).
 RULES = {
-    "autograd": Rule("torch.autograd", "write the backward pass by hand"),
-    "torch.nn": Rule("torch.nn", "use plain tensor operations, not torch.nn"),
-    "torch.optim": Rule("torch.optim", "write the update rule by hand"),
-    "losses": Rule("a ready-made loss of torch",
-                   "compute the loss and its gradient by hand, from their formulas"),
-    "stand-ins": Rule("the kit's stand-ins", "write your own version"),
+    "autograd": Rule("torch.autograd", N_("write the backward pass by hand")),
+    "torch.nn": Rule("torch.nn", N_("use plain tensor operations, not torch.nn")),
+    "torch.optim": Rule("torch.optim", N_("write the update rule by hand")),
+    # Translators: in "<function> uses a ready-made loss of torch (line N): <advice>".
+    "losses": Rule(N_("a ready-made loss of torch"),
+                   N_("compute the loss and its gradient by hand, from their formulas")),
+    # Translators: the stand-ins are the kit's given versions of the student's functions.
+    "stand-ins": Rule(N_("the kit's stand-ins"), N_("write your own version")),
 }
 
 # Words of the advice that fit the kind of work a function does.
 ADVICE = {
-    ("autograd", "update"): "write the update rule by hand, from its formula",
-    ("autograd", "plain"): "compute it with plain tensor operations",
-    ("torch.nn", "backward"): "compute the loss and its gradient by hand, from their formulas",
+    ("autograd", "update"): N_("write the update rule by hand, from its formula"),
+    ("autograd", "plain"): N_("compute it with plain tensor operations"),
+    ("torch.nn", "backward"):
+        N_("compute the loss and its gradient by hand, from their formulas"),
 }
 
 EVERYWHERE = tuple(RULES)   # nothing in assignment/ may use any of them
 
 
-def rule_words():
-    """The words of ``RULES`` and ``ADVICE`` (English) -> the same in the student's language.
-
-    A broken rule's message stays English where it is made (the grader reads it,
-    ``helpers.rules.RULE_MESSAGE``); ``helpers.rules.shown_message`` shows it with these."""
-    return {
-        # Translators: in "<function> uses a ready-made loss of torch (line N): <advice>".
-        "a ready-made loss of torch": _("a ready-made loss of torch"),
-        # Translators: in "<function> uses the kit's stand-ins (line N): <advice>"; the
-        # stand-ins are the kit's given versions of the student's functions.
-        "the kit's stand-ins": _("the kit's stand-ins"),
-        "write the backward pass by hand": _("write the backward pass by hand"),
-        "use plain tensor operations, not torch.nn":
-            _("use plain tensor operations, not torch.nn"),
-        "write the update rule by hand": _("write the update rule by hand"),
-        "compute the loss and its gradient by hand, from their formulas":
-            _("compute the loss and its gradient by hand, from their formulas"),
-        "write your own version": _("write your own version"),
-        "write the update rule by hand, from its formula":
-            _("write the update rule by hand, from its formula"),
-        "compute it with plain tensor operations": _("compute it with plain tensor operations"),
-    }
 
 # Points of each part in grading; its functions share them (``StudentFunction.points``).
 PART_POINTS = {

@@ -43,6 +43,12 @@ def _(message):
     return _catalog(language()).gettext(message)
 
 
+def N_(message):
+    """Mark ``message`` for the catalog without translating it here (gettext's ``gettext_noop``):
+    for English constants that the code keeps and ``_`` translates where they are shown."""
+    return message
+
+
 def ngettext(singular, plural, count):
     """``singular`` or ``plural`` for ``count``, in the student's language."""
     return _catalog(language()).ngettext(singular, plural, count)

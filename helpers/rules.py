@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch.overrides import TorchFunctionMode
 
-from helpers.functions import FUNCTIONS, RULES, functions_of, rule_words
+from helpers.functions import FUNCTIONS, RULES, functions_of
 from helpers.i18n import _
 
 # Dotted names (and everything under them) that each rule forbids.
@@ -466,9 +466,8 @@ def shown_message(text):
     match = RULE_MESSAGE.fullmatch(str(text))
     if match is None:
         return text
-    words = rule_words()
     # Translators: a broken rule of the assignment, e.g. "Linear.backward uses torch.autograd
     # (line 12): write the backward pass by hand".
     return _("{function} uses {what} (line {line}): {advice}").format(
-        function=match["function"], what=words.get(match["what"], match["what"]),
-        line=match["line"], advice=words.get(match["advice"], match["advice"]))
+        function=match["function"], what=_(match["what"]), line=match["line"],
+        advice=_(match["advice"]))

@@ -89,7 +89,7 @@ def message_template(source):
         for path in sorted(Path(source).glob(pattern)):
             relpath = path.relative_to(source).as_posix()
             for line, message, comments, _context in extract_from_file(
-                    "python", path, keywords={"_": None, "ngettext": (1, 2)},
+                    "python", path, keywords={"_": None, "N_": None, "ngettext": (1, 2)},
                     comment_tags=("Translators:",)):
                 flags = ("python-brace-format",) if "{" in "".join(
                     message if isinstance(message, tuple) else (message,)) else ()
