@@ -10,3 +10,5 @@ from pathlib import Path
 INSTRUCTOR_ROOT = Path(__file__).resolve().parent
 # The hidden checks: run by the grader beside the visible ones, never released.
 HIDDEN_CHECKS = INSTRUCTOR_ROOT / "tests" / "hidden"
+# Points per part, per function and per model in grading.
+RUBRIC_PATH = INSTRUCTOR_ROOT / "rubric.json"

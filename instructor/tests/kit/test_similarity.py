@@ -18,6 +18,7 @@ from copydetect import compare_files
 
 from helpers import submission
 from instructor import grade
+from instructor.grading import gradebook as grading_steps
 from instructor.similarity import fingerprints
 from instructor.similarity.__main__ import main as similarity_main
 from instructor.similarity.collect import boilerplates, release_code
@@ -237,7 +238,7 @@ def test_grade_main_runs_the_report_after_grading(report, tmp_path, monkeypatch,
         out.write_text("student_id\n")
         return [{"total": 0, "problems": "", "max_total": 1, **{p: 0 for p in grade.PARTS}}]
 
-    monkeypatch.setattr(grade, "grade_folder", grade_folder)
+    monkeypatch.setattr(grading_steps, "grade_folder", grade_folder)
     gradebook = tmp_path / "grades.csv"
     assert grade.main([str(zips), "--out", str(gradebook), "--similarity"]) == 0
     assert written == [gradebook]
