@@ -46,6 +46,11 @@ def cell_text(cell):
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+def set_cell_text(cell, text):
+    """Replace a cell's source by ``text`` (stored as a list of lines, as nbformat writes it)."""
+    cell["source"] = text.splitlines(keepends=True)
+
+
 def question_text(cell):
     """The question in a question cell: from its last ``**Inline question N`` label on (in
     Chinese ``**随堂问题 N``; the recipe's label ends a longer section cell), or the whole cell

@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import submission
-from helpers.questions import ANSWER_PLACEHOLDER
+from helpers.questions import ANSWER_PLACEHOLDER, cell_text, set_cell_text
 from helpers.submission import STUB_MARK
 from helpers.utils import KIT_ROOT
+from instructor.i18n.catalogs import LANGUAGES
 
 # The student kit, file by file: the release ships these and nothing else. Files of the
 # student folders (``STUDENT_FOLDERS``) that are not listed stop the release as unexpected, so
@@ -241,15 +242,6 @@ def transform_python(text, relpath):
             f"(line {err.lineno}: {err.msg}); check the region's indentation"
         ) from err
     return result
-
-
-def cell_text(cell):
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
-
-
-def set_cell_text(cell, text):
-    cell["source"] = text.splitlines(keepends=True)
 
 
 def clear_outputs(notebook, relpath):
@@ -539,7 +531,7 @@ def main(argv=None):
     )
     parser.add_argument("--source", type=Path, default=KIT_ROOT,
                         help="the instructor source tree (default: this kit)")
-    parser.add_argument("--lang", default="en", choices=("en", "zh-CN"),
+    parser.add_argument("--lang", default="en", choices=tuple(LANGUAGES),
                         help="the language of the notebooks, README and messages (default: en; "
                              "zh-CN from the catalogs in i18n/zh_CN/, docs/translations.md)")
     args = parser.parse_args(argv)

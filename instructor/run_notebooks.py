@@ -33,7 +33,7 @@ from traitlets import CaselessStrEnum, default
 from helpers import submission
 from helpers.utils import KIT_ROOT
 from instructor.html_math import write_offline_html
-from instructor.i18n.catalogs import TranslationError, locale_code
+from instructor.i18n.catalogs import LANGUAGES, TranslationError, locale_code
 
 NOTEBOOK_DIR = KIT_ROOT / "notebooks"
 NOTEBOOKS = tuple(Path(name).stem for name in submission.NOTEBOOKS)  # names without .ipynb
@@ -297,7 +297,7 @@ def main(argv=None):
         "--out", type=Path, default=KIT_ROOT / "results", help="output folder (default: results/)"
     )
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
-    parser.add_argument("--lang", default="en", choices=("en", "zh-CN"),
+    parser.add_argument("--lang", default="en", choices=tuple(LANGUAGES),
                         help="the language of the notebooks' text (default: en; zh-CN: the "
                              "Markdown from i18n/zh_CN/, the code the same)")
     args = parser.parse_args(argv)

@@ -15,8 +15,9 @@ it was made from:
 - ``glossary.csv``: the terms (English, translation, note) the README's glossary lists.
 
 An entry whose English changed since it was translated no longer matches: ``update`` marks it
-fuzzy (keeping the old English as ``#| msgid``), ``check`` reports it with the cell and both
-texts, and the release refuses to build until it is translated again (docs/translations.md).
+fuzzy (keeping the English it was translated from in its comments), ``check`` reports it with
+the cell and both texts, and the release refuses to build until it is translated again
+(docs/translations.md).
 """
 from .catalogs import LANGUAGES, TranslationError, catalog_dir, locale_code
 

@@ -124,8 +124,7 @@ def write(path, catalog):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    write_po(buffer, catalog, width=PO_WIDTH, include_previous=True, sort_output=False,
-             omit_header=False)
+    write_po(buffer, catalog, width=PO_WIDTH, sort_output=False, omit_header=False)
     path.write_bytes(buffer.getvalue())
 
 

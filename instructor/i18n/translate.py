@@ -11,7 +11,13 @@ import json
 from babel.messages.mofile import write_mo
 
 from helpers.i18n import DOMAIN
-from helpers.questions import ANSWER_PLACEHOLDER, ANSWER_PLACEHOLDERS, SOLUTION_MARKER, cell_text
+from helpers.questions import (
+    ANSWER_PLACEHOLDER,
+    ANSWER_PLACEHOLDERS,
+    SOLUTION_MARKER,
+    cell_text,
+    set_cell_text,
+)
 
 from . import catalogs, check
 from .catalogs import TranslationError
@@ -41,16 +47,15 @@ def _lookup(catalog, text, context):
     return message.string
 
 
-def set_cell_text(cell, text):
-    cell["source"] = text.splitlines(keepends=True)
-
-
 def notebook(json_text, catalog, code):
-    """An English release notebook (JSON text) with every Markdown cell in the language."""
+    """A notebook (JSON text) with every Markdown cell in the language: an English release
+    notebook, or a source notebook for the main job (``run_notebooks --lang``). An answer
+    cell's placeholder becomes the language's; a cell with a solution region (the source's
+    reference answer, instructors' text, never released) stays as it is."""
     document = json.loads(json_text)
     for cell in document["cells"]:
         text = cell_text(cell)
-        if cell.get("cell_type") != "markdown" or not text.strip():
+        if cell.get("cell_type") != "markdown" or not text.strip() or SOLUTION_MARKER.search(text):
             continue
         if text == ANSWER_PLACEHOLDER:
             set_cell_text(cell, ANSWER_PLACEHOLDERS[code])
@@ -93,20 +98,6 @@ def messages(catalog, target_root, code):
     return [compiled, locale / "LANGUAGE"]
 
 
-def source_notebook(json_text, catalog, code):
-    """A *source* notebook (with its solutions) with its Markdown in the language, for the main
-    job (``run_notebooks --lang``): each cell the release shows unchanged takes its translation;
-    the reference's answer cells stay as they are (instructors' text, never released)."""
-    document = json.loads(json_text)
-    for cell in document["cells"]:
-        text = cell_text(cell)
-        if (cell.get("cell_type") == "markdown" and text.strip()
-                and not SOLUTION_MARKER.search(text)):
-            set_cell_text(cell, _lookup(catalog, text, cell["id"]))
-    document.setdefault("metadata", {})["language"] = code.replace("_", "-")
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
-
-
 def source_notebooks(lang, source, names, folder):
     """Write the translated source notebooks ``names`` (without .ipynb) into ``folder``."""
     loaded = require_complete(lang, source)
@@ -115,5 +106,5 @@ def source_notebooks(lang, source, names, folder):
     for name in names:
         text = (source / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")
         (folder / f"{name}.ipynb").write_text(
-            source_notebook(text, loaded[f"notebooks/{name}.po"], code), encoding="utf-8")
+            notebook(text, loaded[f"notebooks/{name}.po"], code), encoding="utf-8")
     return folder

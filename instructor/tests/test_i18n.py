@@ -35,9 +35,9 @@ def edit_first_sentence(notebook_path):
     """Change the text of the notebook's second Markdown cell; returns (cell id, old, new)."""
     document = json.loads(notebook_path.read_text(encoding="utf-8"))
     cell = [c for c in document["cells"] if c["cell_type"] == "markdown"][1]
-    old = release.cell_text(cell)
+    old = questions.cell_text(cell)
     new = old.rstrip("\n") + "\nThis sentence was added to the English after translation.\n"
-    release.set_cell_text(cell, new)
+    questions.set_cell_text(cell, new)
     notebook_path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n",
                              encoding="utf-8")
     return cell["id"], old, new
